@@ -1,0 +1,268 @@
+"""colliderlab's own HDF5 jet files: schema, atomic writer, chunked reader.
+
+Schema (``format = "colliderlab-jets"``, ``schema_version = 1``); one dataset per
+:class:`~colliderlab.jets.JetBatch` field, all sharing the first axis N (jets):
+
+================  ==============  =========  ==================================================
+dataset           shape           dtype      meaning
+================  ==============  =========  ==================================================
+``p4``            (N, P, 4)       float32    constituent (E, px, py, pz) in GeV, pT-ordered, 0-padded
+``mask``          (N, P)          bool       True for real constituents
+``charge``        (N, P)          int8       charge in units of e
+``pid``           (N, P)          int8       :class:`~colliderlab.jets.ParticleID`
+``d0``, ``dz``    (N, P)          float32    transverse / longitudinal impact parameter, mm
+``jet_p4``        (N, 4)          float64    jet (E, px, py, pz), GeV
+``label``         (N,)            int64      index into the ``label_names`` attribute
+``truth_p4``      (N, 4)          float64    matched truth particle (E, px, py, pz), GeV
+``truth_pdg``     (N,)            int32      its PDG id (0: none)
+================  ==============  =========  ==================================================
+
+Root attributes: ``format``, ``schema_version``, ``label_names`` (JSON list), ``n_jets``,
+``n_particles``, ``created`` (UTC ISO time) and ``provenance`` (JSON: generator settings,
+process recipes, detector card, seed and package versions). Angles are radians; Delta R in
+colliderlab uses the rapidity, as FastJet does.
+
+Datasets are chunked along N and gzip-compressed. Files are written to a temporary name in
+the same directory and renamed at the end, so a killed run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from colliderlab.data.errors import DataFormatError
+from colliderlab.jets import JetBatch
+
+__all__ = [
+    "FORMAT",
+    "SCHEMA_VERSION",
+    "H5Writer",
+    "write_h5",
+    "read_h5",
+    "iter_h5",
+    "count_h5",
+    "read_h5_attrs",
+]
+
+FORMAT = "colliderlab-jets"
+SCHEMA_VERSION = 1
+_FIELDS = ("p4", "mask", "charge", "pid", "d0", "dz", "jet_p4", "label", "truth_p4", "truth_pdg")
+_DTYPES = {
+    "p4": np.float32,
+    "mask": np.bool_,
+    "charge": np.int8,
+    "pid": np.int8,
+    "d0": np.float32,
+    "dz": np.float32,
+    "jet_p4": np.float64,
+    "label": np.int64,
+    "truth_p4": np.float64,
+    "truth_pdg": np.int32,
+}
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+class H5Writer:
+    """Append :class:`JetBatch` chunks to a new HDF5 file, atomically.
+
+    Use as a context manager; the file appears under ``path`` only when the block exits
+    without an exception (the temporary file is removed otherwise)::
+
+        with H5Writer(path, n_particles=200, label_names=("qcd", "top"), attrs=meta) as w:
+            for batch in batches:
+                w.append(batch)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        n_particles: int,
+        label_names: tuple[str, ...],
+        attrs: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        chunk_rows: int = 512,
+        compression: str | None = "gzip",
+    ) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(f"{self.path} exists; pass overwrite=True (--overwrite) to replace it")
+        self.n_particles = int(n_particles)
+        self.label_names = tuple(label_names)
+        self.attrs = dict(attrs or {})
+        self.chunk_rows = int(chunk_rows)
+        self.compression = compression
+        self.n_jets = 0
+        self._file = None
+        self._tmp = _tmp_name(self.path)
+
+    def __enter__(self) -> H5Writer:
+        import h5py
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = h5py.File(self._tmp, "w")
+        p = self.n_particles
+        shapes = {
+            "p4": (p, 4),
+            "mask": (p,),
+            "charge": (p,),
+            "pid": (p,),
+            "d0": (p,),
+            "dz": (p,),
+            "jet_p4": (4,),
+            "label": (),
+            "truth_p4": (4,),
+            "truth_pdg": (),
+        }
+        for name in _FIELDS:
+            tail = shapes[name]
+            self._file.create_dataset(
+                name,
+                shape=(0, *tail),
+                maxshape=(None, *tail),
+                dtype=_DTYPES[name],
+                chunks=(self.chunk_rows, *tail),
+                compression=self.compression,
+                shuffle=self.compression is not None,
+            )
+        return self
+
+    def append(self, batch: JetBatch) -> None:
+        """Append a batch (constituents padded or clipped to the file's P)."""
+        if self._file is None:
+            raise RuntimeError("H5Writer.append called outside its `with` block")
+        if batch.label_names and self.label_names and batch.label_names != self.label_names:
+            raise ValueError(f"batch label_names {batch.label_names} differ from the file's {self.label_names}")
+        batch = batch.truncate(self.n_particles)
+        n = len(batch)
+        for name, arr in batch.arrays().items():
+            ds = self._file[name]
+            ds.resize(self.n_jets + n, axis=0)
+            ds[self.n_jets :] = arr.astype(_DTYPES[name], copy=False)
+        self.n_jets += n
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        f, self._file = self._file, None
+        try:
+            if exc_type is None:
+                f.attrs.update(
+                    {
+                        "format": FORMAT,
+                        "schema_version": SCHEMA_VERSION,
+                        "label_names": json.dumps(list(self.label_names)),
+                        "n_jets": self.n_jets,
+                        "n_particles": self.n_particles,
+                        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "provenance": json.dumps(self.attrs.get("provenance", {}), default=str),
+                    }
+                )
+                for k, v in self.attrs.items():
+                    if k != "provenance":
+                        f.attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)
+        finally:
+            f.close()
+        if exc_type is None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+
+def write_h5(
+    path: str | os.PathLike,
+    batch: JetBatch,
+    *,
+    provenance: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    chunk_rows: int = 512,
+) -> Path:
+    """Write one :class:`JetBatch` to ``path`` atomically; returns the path."""
+    with H5Writer(
+        path,
+        n_particles=batch.n_particles,
+        label_names=batch.label_names,
+        attrs={"provenance": provenance or {}},
+        overwrite=overwrite,
+        chunk_rows=chunk_rows,
+    ) as w:
+        w.append(batch)
+    return Path(path)
+
+
+def _open(path: str | os.PathLike):
+    """Open a colliderlab file for reading, turning every failure into a clear error."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise DataFormatError(path, f"not a readable HDF5 file (truncated or corrupt?): {e}") from None
+    fmt = f.attrs.get("format")
+    if fmt != FORMAT:
+        f.close()
+        raise DataFormatError(path, f"attribute format={fmt!r}, expected {FORMAT!r} (not a colliderlab jet file)")
+    missing = [k for k in _FIELDS if k not in f]
+    if missing:
+        f.close()
+        raise DataFormatError(path, f"missing dataset(s) {missing}; a colliderlab file has {list(_FIELDS)}")
+    n = f["label"].shape[0]
+    for k in _FIELDS:
+        if f[k].shape[0] != n:
+            f.close()
+            raise DataFormatError(path, f"dataset {k!r} has {f[k].shape[0]} rows, expected {n} (as 'label')")
+    return f
+
+
+def read_h5_attrs(path: str | os.PathLike) -> dict[str, Any]:
+    """Root attributes, with ``label_names`` and ``provenance`` decoded from JSON."""
+    with _open(path) as f:
+        out = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
+    for k in ("label_names", "provenance"):
+        if k in out:
+            out[k] = json.loads(out[k])
+    return out
+
+
+def count_h5(path: str | os.PathLike) -> int:
+    """Number of jets in a colliderlab file (reads no data)."""
+    with _open(path) as f:
+        return int(f["label"].shape[0])
+
+
+def _read(f, path, start: int, stop: int | None) -> JetBatch:
+    n = f["label"].shape[0]
+    stop = n if stop is None else min(stop, n)
+    start = max(0, min(start, stop))
+    try:
+        arrays = {k: f[k][start:stop] for k in _FIELDS}
+    except OSError as e:  # a chunk that cannot be decompressed: truncated file
+        raise DataFormatError(path, f"cannot read rows {start}:{stop} (truncated or corrupt?): {e}") from None
+    return JetBatch(**arrays, label_names=tuple(json.loads(f.attrs["label_names"])))
+
+
+def read_h5(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> JetBatch:
+    """Read jets ``start:stop`` of a colliderlab file into memory."""
+    with _open(path) as f:
+        return _read(f, path, start, stop)
+
+
+def iter_h5(path: str | os.PathLike, chunk_size: int = 100_000) -> Iterator[JetBatch]:
+    """Yield consecutive chunks of at most ``chunk_size`` jets (for files larger than memory)."""
+    if chunk_size <= 0:
+        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    with _open(path) as f:
+        n = f["label"].shape[0]
+        for start in range(0, n, chunk_size):
+            yield _read(f, path, start, start + chunk_size)

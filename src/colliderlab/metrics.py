@@ -1,0 +1,99 @@
+"""Classifier metrics the way taggers are compared (arXiv:1902.09914).
+
+ROC curves as (signal efficiency, background efficiency), AUC, background rejection
+1/eps_B at a fixed signal efficiency, and the significance improvement eps_S/sqrt(eps_B).
+All vectorised numpy; ties in the score are handled exactly (one ROC point per distinct score).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["roc_curve", "auc", "rejection_at", "background_efficiency_at", "accuracy", "sic_curve"]
+
+
+def _check(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    y = np.asarray(labels).reshape(-1)
+    if s.shape != y.shape:
+        raise ValueError(f"scores has shape {s.shape} but labels has shape {y.shape}; expected equal (N,)")
+    bad = ~np.isfinite(s)
+    if bad.any():
+        raise ValueError(f"scores contain {bad.sum()} non-finite values, first at index {int(np.argmax(bad))}")
+    w = np.ones_like(s) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.shape != s.shape:
+        raise ValueError(f"weights has shape {w.shape}, expected {s.shape}")
+    y = y.astype(bool)
+    if not y.any() or y.all():
+        raise ValueError("labels must contain both signal (1) and background (0) entries")
+    return s, y, w
+
+
+def roc_curve(
+    scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC curve for "signal if score >= threshold".
+
+    Args:
+        scores: (N,) classifier outputs, larger = more signal-like.
+        labels: (N,) 1 for signal, 0 for background.
+        weights: (N,) optional event weights.
+
+    Returns:
+        eff_s: (T+1,) signal efficiency, from 0 to 1; eff_b: (T+1,) background efficiency;
+        thresholds: (T+1,) the score thresholds (first is +inf).
+    """
+    s, y, w = _check(scores, labels, weights)
+    order = np.argsort(-s, kind="mergesort")
+    s, y, w = s[order], y[order], w[order]
+    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # last index of each distinct score
+    tps = np.cumsum(w * y)[last]
+    fps = np.cumsum(w * ~y)[last]
+    eff_s = np.r_[0.0, tps / tps[-1]]
+    eff_b = np.r_[0.0, fps / fps[-1]]
+    return eff_s, eff_b, np.r_[np.inf, s[last]]
+
+
+def auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Area under the ROC curve (probability a signal outscores a background; ties count 1/2)."""
+    eff_s, eff_b, _ = roc_curve(scores, labels, weights)
+    return float(np.trapezoid(eff_s, eff_b))
+
+
+def background_efficiency_at(
+    scores: np.ndarray, labels: np.ndarray, signal_efficiency: float, weights: np.ndarray | None = None
+) -> float:
+    """Background efficiency eps_B where the signal efficiency reaches ``signal_efficiency`` (interpolated)."""
+    if not 0.0 < signal_efficiency <= 1.0:
+        raise ValueError(f"signal_efficiency must be in (0, 1], got {signal_efficiency}")
+    eff_s, eff_b, _ = roc_curve(scores, labels, weights)
+    return float(np.interp(signal_efficiency, eff_s, eff_b))
+
+
+def rejection_at(
+    scores: np.ndarray, labels: np.ndarray, signal_efficiency: float = 0.3, weights: np.ndarray | None = None
+) -> float:
+    """Background rejection 1/eps_B at a fixed signal efficiency (inf when no background passes)."""
+    eb = background_efficiency_at(scores, labels, signal_efficiency, weights)
+    return float(np.inf) if eb <= 0 else 1.0 / eb
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> float:
+    """Fraction of correct decisions with "signal if score >= threshold"."""
+    s, y, _ = _check(scores, labels, None)
+    return float(np.mean((s >= threshold) == y))
+
+
+def sic_curve(
+    scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None, min_background: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Significance improvement eps_S / sqrt(eps_B) against eps_S.
+
+    Points where fewer than ``min_background`` (weighted) background events pass are dropped.
+    Returns (eff_s, sic), both (T,).
+    """
+    s, y, w = _check(scores, labels, weights)
+    eff_s, eff_b, _ = roc_curve(s, y, w)
+    n_bkg = eff_b * w[~y].sum()
+    keep = (eff_b > 0) & (n_bkg >= max(min_background, 1e-300))
+    return eff_s[keep], eff_s[keep] / np.sqrt(eff_b[keep])

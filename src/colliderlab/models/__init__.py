@@ -1,0 +1,1 @@
+"""colliderlab.models"""
