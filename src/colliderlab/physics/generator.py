@@ -76,7 +76,10 @@ def chunk_seed(master: int, process: str, chunk: int, stream: str = "hard") -> i
 # --- Pythia instances, one per (settings) and per worker process --------------------------
 
 _PYTHIAS: dict[tuple[str, ...], object] = {}
-_CHARGES: dict[int, float] = {}
+# Charge (in e) by |PDG id| for |id| < _DENSE_IDS, NaN until looked up; charge(-id) = -charge(id).
+_DENSE_IDS = 10_000
+_CHARGE_TABLE = np.full(_DENSE_IDS, np.nan)
+_CHARGES: dict[int, float] = {}  # rare ids beyond the dense table
 
 
 def _pythia(settings: tuple[str, ...]):
@@ -96,15 +99,29 @@ def _pythia(settings: tuple[str, ...]):
 
 
 def _charges(py, pdg: np.ndarray) -> np.ndarray:
-    """Electric charges of PDG ids from Pythia's particle table (looked up once per distinct id)."""
-    ids = np.unique(pdg)
-    for i in ids[~np.isin(ids, np.fromiter(_CHARGES, int, len(_CHARGES)))]:
-        _CHARGES[int(i)] = float(py.particleData.charge(int(i)))
-    table_ids = np.fromiter(_CHARGES, int, len(_CHARGES))
-    table_q = np.fromiter(_CHARGES.values(), float, len(_CHARGES))
-    order = np.argsort(table_ids)
-    pos = np.searchsorted(table_ids[order], pdg)
-    return table_q[order][pos]
+    """Electric charges of PDG ids from Pythia's particle table (each distinct id looked up once).
+
+    pdg: (M,) int -> (M,) float
+    """
+    a = np.abs(pdg)
+    sign = np.sign(pdg)
+    dense = a < _DENSE_IDS
+    q = np.empty(len(pdg))
+    q[dense] = _CHARGE_TABLE[a[dense]]
+    missing = dense & np.isnan(q)
+    if missing.any():
+        for i in np.unique(a[missing]):
+            _CHARGE_TABLE[i] = float(py.particleData.charge(int(i)))
+        q[dense] = _CHARGE_TABLE[a[dense]]
+    if not dense.all():
+        for i in np.unique(a[~dense]):
+            if int(i) not in _CHARGES:
+                _CHARGES[int(i)] = float(py.particleData.charge(int(i)))
+        ids = np.fromiter(_CHARGES, np.int64, len(_CHARGES))
+        vals = np.fromiter(_CHARGES.values(), float, len(_CHARGES))
+        order = np.argsort(ids)
+        q[~dense] = vals[order][np.searchsorted(ids[order], a[~dense])]
+    return q * sign
 
 
 @contextmanager
@@ -128,21 +145,29 @@ def final_state_particles(prt: ak.Array, py) -> ak.Array:
         (E, var) records with ``px, py, pz, E`` (GeV), ``pdg``, ``charge`` (e) and the
         production vertex ``vx, vy, vz`` (mm). Neutrinos are dropped.
     """
-    fs = prt[(prt.status > 0) & (abs(prt.id) != 12) & (abs(prt.id) != 14) & (abs(prt.id) != 16)]
-    counts = ak.num(fs)
-    pdg = ak.to_numpy(ak.flatten(fs.id))
-    charge = _charges(py, pdg)
-    v = fs.vProd
+    flat_prt = ak.flatten(prt)  # (R,) all record entries of all events, no copy
+    status = ak.to_numpy(flat_prt.status)
+    pdg_all = ak.to_numpy(flat_prt.id)
+    a = np.abs(pdg_all)
+    keep = (status > 0) & (a != 12) & (a != 14) & (a != 16)  # (R,)
+    event = np.repeat(np.arange(len(prt)), ak.to_numpy(ak.num(prt)))
+    counts = np.bincount(event[keep], minlength=len(prt))
+    pdg = pdg_all[keep]
+    p, v = flat_prt.p, flat_prt.vProd
+
+    def col(x) -> np.ndarray:
+        return np.ma.filled(ak.to_numpy(x), 0.0)[keep]  # vProd is optional: missing -> origin
+
     flat = {
-        "px": ak.flatten(fs.p.px),
-        "py": ak.flatten(fs.p.py),
-        "pz": ak.flatten(fs.p.pz),
-        "E": ak.flatten(fs.p.e),
+        "px": col(p.px),
+        "py": col(p.py),
+        "pz": col(p.pz),
+        "E": col(p.e),
         "pdg": pdg.astype(np.int32),
-        "charge": charge,
-        "vx": ak.fill_none(ak.flatten(v.px), 0.0),
-        "vy": ak.fill_none(ak.flatten(v.py), 0.0),
-        "vz": ak.fill_none(ak.flatten(v.pz), 0.0),
+        "charge": _charges(py, pdg),
+        "vx": col(v.px),
+        "vy": col(v.py),
+        "vz": col(v.pz),
     }
     return ak.unflatten(ak.zip(flat), counts)
 
