@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list processes, presets and detector cards")
 
     p = sub.add_parser("demo", help="the main job: toptag sample -> observables -> BDT -> metrics and plots")
-    p.add_argument("--n-jets", type=int, help="jets per class (default 3000)")
+    p.add_argument("--n-jets", type=int, help="jets per class (default 8000)")
     p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     p.add_argument("--out-dir", help="where plots and metrics go (default runs/demo)")
     p.add_argument("--data-dir", help="where the cached sample goes (default data)")

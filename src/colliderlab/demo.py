@@ -49,7 +49,7 @@ PLOTTED = ("mass", "mass_sd", "tau21", "tau32", "c2_b1", "d2_b1", "n2_b1", "n_co
 class DemoConfig:
     """Settings of the main job."""
 
-    n_jets: int = 3000  # per class
+    n_jets: int = 8000  # per class
     seed: int = 2024
     workers: int = 0  # 0: all cores
     data_dir: str = "data"
