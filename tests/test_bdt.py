@@ -11,9 +11,8 @@ from colliderlab.models.bdt import BDTClassifier, BDTConfig
 
 @pytest.fixture(scope="module")
 def features(toptag_jets):
-    from colliderlab.features.observables import compute_observables
-
     from colliderlab.demo import BDT_FEATURES
+    from colliderlab.features.observables import compute_observables
 
     obs = compute_observables(toptag_jets, names=BDT_FEATURES)
     x = np.stack([obs[k] for k in BDT_FEATURES], axis=1)
