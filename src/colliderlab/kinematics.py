@@ -97,12 +97,15 @@ def rapidity(p4: np.ndarray) -> np.ndarray:
     (..., 4) -> (...)
     """
     e, z = p4[..., 0], p4[..., 3]
-    # FastJet: for E == |pz| and pt == 0 the rapidity is +-MaxRap; use the transverse mass
-    # form which is numerically stable: y = asinh(pz / mT), mT = sqrt(pt^2 + m^2).
-    mt2 = np.maximum(e * e - z * z, 0.0)
-    mt = np.sqrt(mt2)
+    # FastJet's formula (PseudoJet::_set_rap_phi): negative m^2 from rounding counts as 0, and
+    # y = -+0.5 ln((pt^2 + m^2) / (E + |pz|)^2), which is stable for large |y|.
+    kt2 = pt2(p4)
+    m2 = np.maximum(mass2(p4), 0.0)
+    e_plus = e + np.abs(z)
     with np.errstate(divide="ignore", invalid="ignore"):
-        y = np.where(mt > _TINY, np.arcsinh(z / np.maximum(mt, _TINY)), np.sign(z) * MAX_RAP)
+        y = 0.5 * np.log((kt2 + m2) / (e_plus * e_plus))
+    y = np.where(z > 0, -y, y)
+    y = np.clip(np.nan_to_num(y, nan=0.0, posinf=MAX_RAP, neginf=-MAX_RAP), -MAX_RAP, MAX_RAP)
     return np.where(e > 0, y, 0.0)
 
 
