@@ -208,40 +208,31 @@ def generate_dataset(
     bar = tqdm(total=n_jets * len(processes), desc="generate", unit="jet", disable=not progress)
     bar.update(sum(min(prefix_jets(c), n_jets) for c in range(len(processes))))
     # "spawn": workers start clean (no inherited Pythia state or threads) and init their own Pythia.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) if workers > 1 else None
-    inflight: dict[Future | None, tuple[int, int]] = {}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) if workers > 1 else _InlineExecutor()
+    capacity = 2 * workers if workers > 1 else 1  # chunks in flight
+    inflight: dict[Future, tuple[int, int]] = {}
+
+    def expected(c: int) -> float:
+        """Fraction of class c's jets done or expected from the chunks in flight."""
+        got = [len(b) for b, _, _ in done[c].values()]
+        per_chunk = max(np.mean(got), 0.5) if got else 1.0
+        pending = sum(1 for cc, _ in inflight.values() if cc == c)
+        return (prefix_jets(c) + pending * per_chunk) / n_jets
+
     try:
         while not all(complete(c) for c in range(len(processes))):
-            # Schedule: keep about 2 chunks per worker in flight, favouring classes furthest behind.
-            while len(inflight) < (2 * workers if pool else 1):
+            # Schedule, favouring the class furthest behind, until enough is in flight.
+            while len(inflight) < capacity:
                 todo = [c for c in range(len(processes)) if not complete(c)]
-                if not todo:
-                    break
-
-                def expected(c: int) -> float:
-                    got = [len(b) for b, _, _ in done[c].values()]
-                    per_chunk = max(np.mean(got), 0.5) if got else 1.0
-                    pending = sum(1 for cc, _ in inflight.values() if cc == c)
-                    return (prefix_jets(c) + pending * per_chunk) / n_jets
-
                 c = min(todo, key=expected)
-                if expected(c) >= 1.0 and pool is not None and len(inflight) > 0:
-                    break  # enough in flight to finish every class, wait for results
+                if inflight and expected(c) >= 1.0:
+                    break  # what is in flight should finish every class: wait for it
                 k = next_chunk[c]
                 next_chunk[c] += 1
-                if pool is None:
-                    _run_chunk(processes[c], config, k, str(part_path(c, k)))
-                    inflight[None] = (c, k)
-                else:
-                    inflight[pool.submit(_run_chunk, processes[c], config, k, str(part_path(c, k)))] = (c, k)
-                if pool is None:
-                    break
-            # Collect finished work.
-            finished = list(inflight) if pool is None else _wait_any(list(inflight))
-            for fut in finished:
+                inflight[pool.submit(_run_chunk, processes[c], config, k, str(part_path(c, k)))] = (c, k)
+            for fut in _wait_any(list(inflight)):
                 c, k = inflight.pop(fut)
-                if fut is not None:
-                    fut.result()  # re-raise worker errors
+                fut.result()  # re-raise worker errors
                 before = min(prefix_jets(c), n_jets)
                 done[c][k] = _load_part(part_path(c, k))
                 bar.update(min(prefix_jets(c), n_jets) - before)
@@ -252,8 +243,7 @@ def generate_dataset(
                     )
     finally:
         bar.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
 
     # Assemble: each class takes its chunks in order up to n_jets, then one seeded shuffle.
     batches, n_events, n_chunks = [], {}, {}
@@ -295,6 +285,18 @@ def generate_dataset(
         wall_seconds=time.perf_counter() - t_start,
         resumed_chunks=resumed,
     )
+
+
+class _InlineExecutor:
+    """Runs each task at once in this process (workers=1); errors propagate immediately."""
+
+    def submit(self, fn, *args) -> Future:
+        fut: Future = Future()
+        fut.set_result(fn(*args))
+        return fut
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
 
 
 def _wait_any(futures: list[Future]) -> list[Future]:
