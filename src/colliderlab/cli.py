@@ -4,7 +4,12 @@
     colliderlab generate --preset toptag --n-jets 1000 --out toptag.h5
     colliderlab inspect FILE [--json] [--plot OUT.png]
     colliderlab list                # processes, presets, detector cards
-    colliderlab demo                # the main job (make run)
+    colliderlab demo                # observables + BDT on a small toptag sample
+    colliderlab models              # registered models, presets, parameter counts
+    colliderlab train EXPERIMENT.yaml [--set trainer.lr=3e-4 ...] [--run-dir DIR]
+    colliderlab evaluate RUN_DIR --data FILE
+    colliderlab predict RUN_DIR --data FILE --out SCORES.h5
+    colliderlab benchmark toptag [--n-jets N] [--models a,b] [--ensemble K] [--json]
 """
 
 from __future__ import annotations
@@ -59,6 +64,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     p.add_argument("--out-dir", help="where plots and metrics go (default runs/demo)")
     p.add_argument("--data-dir", help="where the cached sample goes (default data)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p = sub.add_parser("models", help="registered models with their presets and parameter counts")
+    p.add_argument("--params", action="store_true", help="build every preset to count parameters (slower)")
+
+    p = sub.add_parser("train", help="train a model from a YAML experiment file into a run directory")
+    p.add_argument("experiment", help="YAML file: data, representation, model, trainer")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a config entry, e.g. trainer.lr=3e-4 or model.preset=paper (repeatable)")
+    p.add_argument("--run-dir", help="run directory (default runs/<experiment name>)")
+    p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("evaluate", help="metrics and plots of a trained run on a labelled jet file")
+    p.add_argument("run_dir")
+    p.add_argument("--data", required=True, help="jet file (any format colliderlab reads)")
+    p.add_argument("--out-dir", help="where results.json and plots go (default RUN_DIR/eval-<file>)")
+    p.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamplings for uncertainties")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("predict", help="write class probabilities of every jet of a file to HDF5")
+    p.add_argument("run_dir")
+    p.add_argument("--data", required=True, help="jet file (any format colliderlab reads)")
+    p.add_argument("--out", required=True, help="output HDF5: scores (N, C), labels (N,) when known")
+
+    p = sub.add_parser("benchmark", help="train every model on one sample and print the comparison table")
+    p.add_argument("task", choices=["toptag"])
+    p.add_argument("--n-jets", type=int, help="jets in total, half top and half QCD (default 40000)")
+    p.add_argument("--models", help="comma list of models, or 'all' (default: the standard lineup)")
+    p.add_argument("--ensemble", type=int, help="trainings per model, K (default 3)")
+    p.add_argument("--preset", help="model preset: lite (default) or paper")
+    p.add_argument("--epochs", type=int, help="epochs per training (default 10)")
+    p.add_argument("--detector", help="detector card (default atlas-like)")
+    p.add_argument("--workers", type=int, help="generation worker processes (default: all cores)")
+    p.add_argument("--out-dir", help="default runs/benchmark-toptag")
+    p.add_argument("--data-dir", help="default data")
+    p.add_argument("--device", help="auto (default), cpu or cuda")
+    p.add_argument("--json", action="store_true", help="print one JSON object {models: [...]}")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -121,7 +163,95 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"generate": _cmd_generate, "inspect": _cmd_inspect, "list": _cmd_list, "demo": _cmd_demo}
+def _cmd_models(a: argparse.Namespace) -> int:
+    from colliderlab.models.registry import list_models, model_spec
+
+    for name in list_models():
+        spec = model_spec(name)
+        line = f"  {name:<16} {'/'.join(spec.representations):<24} presets: {', '.join(spec.presets):<24}"
+        if spec.paper_params:
+            line += f" published params {spec.paper_params:,}"
+        print(line + (f"  [{spec.reference}]" if spec.reference else ""))
+    from colliderlab.models.baselines import BASELINES
+
+    print("baselines: " + ", ".join(BASELINES))
+    return 0
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    from colliderlab.train.experiment import load_experiment, run_experiment
+
+    cfg = load_experiment(a.experiment, a.overrides)
+    if a.quiet:
+        from dataclasses import replace
+
+        cfg = replace(cfg, trainer=replace(cfg.trainer, progress=False))
+    run_dir = a.run_dir or f"runs/{cfg.name}"
+    res = run_experiment(cfg, run_dir, resume=not a.no_resume, progress=not a.quiet)
+    print(json.dumps({k: v for k, v in res.items() if not isinstance(v, dict)}, default=float))
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from colliderlab.train.experiment import evaluate_run
+
+    res = evaluate_run(a.run_dir, a.data, out_dir=a.out_dir, progress=not a.json, bootstrap=a.bootstrap)
+    if a.json:
+        print(json.dumps(res, default=float))
+    else:
+        for k, v in res.items():
+            print(f"{k:>24}: {v}")
+    return 0
+
+
+def _cmd_predict(a: argparse.Namespace) -> int:
+    from colliderlab.train.experiment import predict_run
+
+    out = predict_run(a.run_dir, a.data, a.out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_benchmark(a: argparse.Namespace) -> int:
+    from colliderlab.train.benchmark import (
+        BenchmarkConfig,
+        format_table,
+        parse_models,
+        run_benchmark,
+    )
+
+    given = {
+        "n_jets": a.n_jets, "ensemble": a.ensemble, "preset": a.preset, "epochs": a.epochs,
+        "detector": a.detector, "workers": a.workers, "out_dir": a.out_dir, "data_dir": a.data_dir,
+        "device": a.device,
+    }
+    cfg = BenchmarkConfig(
+        **{k: v for k, v in given.items() if v is not None},
+        models=parse_models(a.models), progress=not (a.quiet or a.json),
+    )
+    result = run_benchmark(cfg)
+    if a.json:
+        keys = ("model", "auc", "accuracy", "rejection_at_0.3", "rejection_at_0.5", "params",
+                "train_seconds", "inference_jets_per_second")
+        rows = [{k: r[k] for k in keys} for r in result["models"]]
+        print(json.dumps({"models": rows, "sample": result["sample"]}, default=float))
+    else:
+        print(format_table(result))
+    return 0
+
+
+_COMMANDS = {
+    "generate": _cmd_generate,
+    "inspect": _cmd_inspect,
+    "list": _cmd_list,
+    "demo": _cmd_demo,
+    "models": _cmd_models,
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "predict": _cmd_predict,
+    "benchmark": _cmd_benchmark,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
-    except (ValueError, FileExistsError, FileNotFoundError) as e:
+    except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError) as e:
         print(f"colliderlab {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["roc_curve", "auc", "rejection_at", "background_efficiency_at", "accuracy", "sic_curve"]
+__all__ = [
+    "roc_curve",
+    "auc",
+    "rejection_at",
+    "background_efficiency_at",
+    "accuracy",
+    "sic_curve",
+    "tagger_metrics",
+    "bootstrap_metrics",
+    "ensemble_summary",
+]
 
 
 def _check(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,3 +107,57 @@ def sic_curve(
     n_bkg = eff_b * w[~y].sum()
     keep = (eff_b > 0) & (n_bkg >= max(min_background, 1e-300))
     return eff_s[keep], eff_s[keep] / np.sqrt(eff_b[keep])
+
+
+def tagger_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """AUC, accuracy (threshold at the median-free 0.5) and 1/eps_B at eps_S = 0.3 and 0.5."""
+    return {
+        "auc": auc(scores, labels),
+        "accuracy": accuracy(scores, labels),
+        "rejection_at_0.3": rejection_at(scores, labels, 0.3),
+        "rejection_at_0.5": rejection_at(scores, labels, 0.5),
+    }
+
+
+def bootstrap_metrics(
+    scores: np.ndarray, labels: np.ndarray, n: int = 100, seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """Bootstrap uncertainties of :func:`tagger_metrics`: resample jets with replacement ``n`` times.
+
+    Returns ``{metric: {"mean", "std", "q16", "q84"}}``; infinite rejections (no background left)
+    are dropped from that metric's statistics.
+    """
+    s, y, _ = _check(scores, labels, None)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        idx = rng.integers(0, len(s), len(s))
+        if y[idx].all() or not y[idx].any():
+            continue
+        rows.append(tagger_metrics(s[idx], y[idx]))
+    return _summarise(rows, ("mean", "std", "q16", "q84"))
+
+
+def ensemble_summary(runs: list[dict[str, float]], keys: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
+    """Mean, median, standard deviation, min and max of each metric over K trainings
+    (the way arXiv:1902.09914 quotes ensembles)."""
+    if keys is not None:
+        runs = [{k: r[k] for k in keys if k in r} for r in runs]
+    return _summarise(runs, ("mean", "median", "std", "min", "max"))
+
+
+def _summarise(rows: list[dict[str, float]], stats: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    keys = [k for k in (rows[0] if rows else {}) if all(k in r for r in rows)]
+    for k in keys:
+        v = np.array([float(r[k]) for r in rows])
+        v = v[np.isfinite(v)]
+        if not len(v):
+            out[k] = {st: float("nan") for st in stats}
+            continue
+        fns = {
+            "mean": np.mean, "median": np.median, "std": lambda a: np.std(a, ddof=1) if len(a) > 1 else 0.0,
+            "min": np.min, "max": np.max, "q16": lambda a: np.quantile(a, 0.16), "q84": lambda a: np.quantile(a, 0.84),
+        }
+        out[k] = {st: float(fns[st](v)) for st in stats}
+    return out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_observables", "plot_roc"]
+__all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images"]
 
 # Axis labels and sensible ranges for common observables (quantiles are used otherwise).
 _LABELS = {
@@ -113,6 +113,76 @@ def plot_roc(
     if title:
         ax.set_title(title, fontsize=14)
     ax.legend(fontsize=12)
+    path = _save(fig, out)
+    plt.close(fig)
+    return path
+
+
+def plot_scores(
+    probs: np.ndarray, labels: np.ndarray, class_names: Sequence[str], out: str | os.PathLike, bins: int = 40
+) -> Path:
+    """Distribution of the signal-class probability (binary) or of each class's probability
+    (multi-class, one panel per class), one histogram per true class, unit area."""
+    plt = _figure()
+    n_panels = 1 if probs.shape[1] == 2 else probs.shape[1]
+    fig, axes = plt.subplots(1, n_panels, figsize=(7 * n_panels, 6), squeeze=False)
+    edges = np.linspace(0, 1, bins + 1)
+    for p, ax in enumerate(axes[0]):
+        col = 1 if n_panels == 1 else p
+        for k, name in enumerate(class_names):
+            sel = labels == k
+            if sel.any():
+                ax.hist(probs[sel, col], bins=edges, histtype="step", lw=2, density=True, label=name)
+        ax.set_xlabel(f"P({class_names[col]})")
+        ax.set_ylabel("density")
+        ax.set_yscale("log")
+        ax.legend(fontsize=12)
+    path = _save(fig, out)
+    plt.close(fig)
+    return path
+
+
+def plot_training(history: Sequence[Mapping[str, float]], out: str | os.PathLike) -> Path:
+    """Training and validation loss per epoch, and validation AUC/accuracy when recorded."""
+    plt = _figure()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5.5))
+    ep = [r["epoch"] for r in history]
+    for key in ("train_loss", "val_loss"):
+        if all(key in r for r in history):
+            a1.plot(ep, [r[key] for r in history], marker="o", label=key)
+    a1.set_xlabel("epoch")
+    a1.set_ylabel("loss")
+    a1.legend(fontsize=12)
+    for key in ("val_auc", "val_accuracy"):
+        if all(key in r for r in history):
+            a2.plot(ep, [r[key] for r in history], marker="o", label=key)
+    a2.set_xlabel("epoch")
+    a2.legend(fontsize=12)
+    path = _save(fig, out)
+    plt.close(fig)
+    return path
+
+
+def plot_images(
+    images: np.ndarray, labels: np.ndarray, class_names: Sequence[str], out: str | os.PathLike,
+    extent: float = 1.6,
+) -> Path:
+    """Average jet image per class (first channel), log colour scale. images: (N, C, H, W)."""
+    from matplotlib.colors import LogNorm
+
+    plt = _figure()
+    present = [k for k in range(len(class_names)) if (labels == k).any()]
+    fig, axes = plt.subplots(1, len(present), figsize=(6 * len(present), 5.5), squeeze=False)
+    half = extent / 2
+    for ax, k in zip(axes[0], present, strict=True):
+        mean = images[labels == k, 0].mean(axis=0)
+        floor = mean[mean > 0].min() if (mean > 0).any() else 1e-6
+        im = ax.imshow(np.maximum(mean, floor), origin="lower", extent=(-half, half, -half, half),
+                       norm=LogNorm(), cmap="viridis")
+        ax.set_title(f"{class_names[k]} (mean of {(labels == k).sum()})", fontsize=14)
+        ax.set_xlabel("$\\Delta\\eta$ (rotated)")
+        ax.set_ylabel("$\\Delta\\phi$ (rotated)")
+        fig.colorbar(im, ax=ax)
     path = _save(fig, out)
     plt.close(fig)
     return path

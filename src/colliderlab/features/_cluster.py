@@ -6,7 +6,9 @@ recombination, as FastJet does with ``JetDefinition(alg, max_allowable_R)``:
 * ``"kt"``: ``d_ij = min(pt_i^2, pt_j^2) Delta R_ij^2`` (arXiv:hep-ph/9305266), used for the
   exclusive-kT seed axes of N-subjettiness;
 * ``"cambridge"``: ``d_ij = Delta R_ij^2`` (Cambridge/Aachen, arXiv:hep-ph/9707323), used for
-  soft drop.
+  soft drop;
+* ``"antikt"``: ``d_ij = min(pt_i^-2, pt_j^-2) Delta R_ij^2`` (anti-kt, arXiv:0802.1189), used for
+  clustering-ordered representations.
 
 With a radius that large no beam distance is ever the smallest before one jet is left, so the
 full history is a binary tree per jet. The loop runs over merge steps (at most n - 1) and is
@@ -22,9 +24,10 @@ import numpy as np
 
 from colliderlab import kinematics as kin
 
-__all__ = ["ClusterTree", "cluster", "nearest_neighbours", "rap_phi"]
+__all__ = ["ALGORITHMS", "ClusterTree", "cluster", "nearest_neighbours", "rap_phi"]
 
-Algorithm = Literal["kt", "cambridge"]
+Algorithm = Literal["kt", "cambridge", "antikt"]
+ALGORITHMS: tuple[str, ...] = ("kt", "cambridge", "antikt")
 _TWO_PI = 2.0 * np.pi
 # Rapidity given to empty slots: its Delta R^2 to anything (~1e30) never wins.
 _FAR = 1e15
@@ -120,6 +123,16 @@ def _dr2(rap_a: np.ndarray, phi_a: np.ndarray, rap_b: np.ndarray, phi_b: np.ndar
     return dy
 
 
+def _identity(kt2: np.ndarray) -> np.ndarray:
+    return kt2
+
+
+def _inverse(kt2: np.ndarray) -> np.ndarray:
+    """1 / pt^2, infinite for zero pt (FastJet's anti-kt momentum factor)."""
+    with np.errstate(divide="ignore"):
+        return 1.0 / kt2
+
+
 def nearest_neighbours(
     rap: np.ndarray, phi: np.ndarray, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -159,26 +172,30 @@ def cluster(
 ) -> ClusterTree:
     """Cluster each jet's constituents to one pseudojet and keep the merging history.
 
-    Both algorithms need only geometric nearest neighbours: for kt the smallest
-    ``min(pt_i^2, pt_j^2) Delta R_ij^2`` is always reached for j the geometric nearest neighbour
-    of i (Cacciari & Salam, arXiv:hep-ph/0512210), which is how FastJet itself clusters. Each jet
-    keeps, per slot, its current pseudojet and its nearest other slot; every step merges each
-    jet's best pair and re-scans only the slots whose neighbour was merged. Finished jets leave
-    the working set and dead slots are squeezed out as the jets shrink.
+    All three algorithms need only geometric nearest neighbours: for the whole kt family the
+    smallest ``min(pt_i^2p, pt_j^2p) Delta R_ij^2`` (p = 1 kt, 0 C/A, -1 anti-kt) is always reached
+    for j the geometric nearest neighbour of i (Cacciari & Salam, arXiv:hep-ph/0512210), which is
+    how FastJet itself clusters. Each jet keeps, per slot, its current pseudojet and its nearest
+    other slot; every step merges each jet's best pair and re-scans only the slots whose
+    neighbour was merged. Finished jets leave the working set and dead slots are squeezed out as
+    the jets shrink.
 
     Args:
         p4: (B, n, 4) float64 constituent (E, px, py, pz), real constituents first.
         mask: (B, n) bool, a prefix of True per jet.
-        algorithm: ``"kt"`` or ``"cambridge"``.
+        algorithm: ``"kt"``, ``"cambridge"`` or ``"antikt"``.
         neighbours: optional precomputed :func:`nearest_neighbours` of the constituents
             (shared by both algorithms).
 
     Returns:
         :class:`ClusterTree`.
     """
-    if algorithm not in ("kt", "cambridge"):
-        raise ValueError(f"unknown clustering algorithm {algorithm!r}; valid: 'kt', 'cambridge'")
-    use_kt = algorithm == "kt"
+    if algorithm not in ALGORITHMS:
+        raise ValueError(
+            f"unknown clustering algorithm {algorithm!r}; valid: {', '.join(map(repr, ALGORITHMS))}"
+        )
+    use_kt = algorithm != "cambridge"  # distances carry a momentum factor min(w_i, w_j)
+    weight = _inverse if algorithm == "antikt" else _identity  # w = pt^2 (kt) or pt^-2 (anti-kt)
     b, n = mask.shape
     mult = mask.sum(axis=1).astype(np.int64)  # (B,)
     node_p4 = np.zeros((b, max(2 * n - 1, n), 4))  # (B, 2n-1, 4)
@@ -198,7 +215,7 @@ def cluster(
         neighbours = (neighbours[0][jets, :w], neighbours[1][jets, :w])
     nn_j, nn_d = (x.copy() for x in neighbours)  # (W, w) nearest other slot and its Delta R^2
     rap[~alive] = _FAR  # empty slots are out of reach of every distance
-    kt2 = kin.pt2(sp4)  # (W, w)
+    kt2 = weight(kin.pt2(sp4))  # (W, w) momentum factor pt^2p of each slot
     node = np.broadcast_to(np.arange(w), alive.shape).copy()  # (W, w) node id held by each slot
     # Merge distance of each slot with its neighbour (the kt factor min(pt_i^2, pt_j^2) or 1).
     dij = np.where(alive, nn_d, np.inf)  # (W, w)
@@ -247,7 +264,7 @@ def cluster(
         r_a, p_a = rap_phi(merged)  # (W,)
         np.put(rap, ia, r_a)
         np.put(phi, ia, p_a)
-        np.put(kt2, ia, kin.pt2(merged))
+        np.put(kt2, ia, weight(kin.pt2(merged)))
 
         # Slots whose neighbour was one of the merged pair (and the merged slot) look again.
         stale = (nn_j == a[:, None]) | (nn_j == c[:, None])  # (W, w)

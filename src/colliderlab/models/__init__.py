@@ -1,1 +1,30 @@
-"""colliderlab.models"""
+"""Models: one family per file, registered in :mod:`.registry` (torch is imported lazily)."""
+
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["FAMILIES", "load_families"]
+
+# Modules whose import registers torch models; imported on first registry use.
+FAMILIES = (
+    "dnn",
+    "cnn",
+    "rnn",
+    "recnn",
+    "pfn",
+    "interaction_net",
+    "mpnn",
+    "particlenet",
+    "part",
+)
+
+
+def load_families() -> None:
+    """Import every model family so that it registers itself (idempotent)."""
+    for fam in FAMILIES:
+        try:
+            importlib.import_module(f"colliderlab.models.{fam}")
+        except ModuleNotFoundError as err:  # a family not written yet, or torch missing
+            if err.name != f"colliderlab.models.{fam}":
+                raise

@@ -91,6 +91,12 @@ class BDTClassifier:
         """Signal score: probability of the last class. (N,)"""
         return self.predict_proba(x)[:, -1]
 
+    def n_params(self) -> int:
+        """Number of tree nodes (splits and leaves) over all trees: the BDT's size."""
+        if self._model is None:
+            return 0
+        return sum(len(t.strip().splitlines()) for t in self._model.get_booster().get_dump())
+
     def feature_importance(self) -> dict[str, float]:
         imp = self._model.feature_importances_
         names = self.feature_names or tuple(str(i) for i in range(len(imp)))

@@ -1,0 +1,1 @@
+"""Training: the shared loop (:mod:`.trainer`), experiments and run directories (:mod:`.experiment`)."""

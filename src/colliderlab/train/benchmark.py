@@ -1,0 +1,196 @@
+"""The top-tagging comparison: every model on one sample, K trainings each, one table.
+
+Mirrors arXiv:1902.09914's comparison: AUC, accuracy and background rejection 1/eps_B at
+eps_S = 0.3 and 0.5, with the mean, median and spread over an ensemble of K trainings that
+differ only in their seed. Each (model, seed) is a normal run directory under
+``OUT_DIR/<model>/seed<k>``; a finished run is reused, a killed one resumes, so the whole
+benchmark can be stopped and restarted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from colliderlab.train.experiment import DataConfig, ExperimentConfig, ModelSection, run_experiment
+from colliderlab.train.trainer import TrainerConfig
+
+__all__ = ["BenchmarkConfig", "DEFAULT_MODELS", "MODEL_SETUPS", "run_benchmark", "format_table", "ensure_toptag_sample"]
+
+# Representation and trainer settings per model for the CPU ("lite") benchmark.
+_PARTICLES = {"kind": "particles", "n_particles": 64}
+MODEL_SETUPS: dict[str, dict[str, Any]] = {
+    "cut_based": {"representation": {"kind": "observables"}},
+    "fisher": {"representation": {"kind": "observables"}},
+    "logistic": {"representation": {"kind": "observables"}},
+    "efp_linear": {"representation": {"kind": "efp"}},
+    "bdt": {"representation": {"kind": "observables"}},
+    "dnn": {"representation": {"kind": "observables"}},
+    "nsub_dnn": {"representation": {"kind": "nsub"}},
+    "cnn": {"representation": {"kind": "image"}},
+    "resnet": {"representation": {"kind": "image"}},
+    "lstm": {"representation": {"kind": "sequence", "n_particles": 64}},
+    "gru": {"representation": {"kind": "sequence", "n_particles": 64}},
+    "recnn": {"representation": {"kind": "tree", "n_particles": 64}},
+    "efn": {"representation": _PARTICLES},
+    "pfn": {"representation": _PARTICLES},
+    "interaction_net": {"representation": {"kind": "particles", "n_particles": 32}},
+    "mpnn": {"representation": {"kind": "particles", "n_particles": 32}},
+    "particlenet": {"representation": _PARTICLES},
+    "part": {"representation": _PARTICLES},
+}
+DEFAULT_MODELS = ("cut_based", "bdt", "dnn", "pfn", "particlenet", "part")
+COLUMNS = ("auc", "accuracy", "rejection_at_0.3", "rejection_at_0.5")
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """One comparison: the sample, the models, the ensemble size and the training budget."""
+
+    n_jets: int = 40_000  # jets in total (half top, half QCD)
+    models: tuple[str, ...] = DEFAULT_MODELS
+    ensemble: int = 3
+    preset: str = "lite"
+    detector: str = "atlas-like"
+    mpi: bool = False
+    data_dir: str = "data"
+    out_dir: str = "runs/benchmark-toptag"
+    workers: int | None = None
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 1e-3
+    patience: int = 4
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+    trainer_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def ensure_toptag_sample(cfg: BenchmarkConfig) -> Path:
+    """Generate (or reuse) the toptag-preset sample the benchmark trains on."""
+    from colliderlab.data.generate import generate_preset
+
+    per_class = cfg.n_jets // 2
+    mpi = "mpi" if cfg.mpi else "nompi"
+    path = Path(cfg.data_dir) / f"toptag_{cfg.detector}_{mpi}_n{per_class}_seed{cfg.seed}.h5"
+    if not path.exists():
+        workers = cfg.workers or os.cpu_count() or 1
+        generate_preset(
+            "toptag", per_class, path, workers=workers, progress=cfg.progress,
+            overrides={"detector": cfg.detector, "mpi": cfg.mpi, "seed": cfg.seed + 12345},
+        )
+    return path
+
+
+def _experiment(cfg: BenchmarkConfig, model: str, k: int, sample: Path) -> ExperimentConfig:
+    if model not in MODEL_SETUPS:
+        raise KeyError(f"unknown benchmark model {model!r}; valid: {', '.join(MODEL_SETUPS)}")
+    setup = MODEL_SETUPS[model]
+    trainer = TrainerConfig(
+        epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, patience=cfg.patience,
+        seed=cfg.seed * 100 + k, device=cfg.device, progress=cfg.progress, schedule="cosine",
+    )
+    if model in cfg.trainer_overrides:
+        trainer = replace(trainer, **cfg.trainer_overrides[model])
+    return ExperimentConfig(
+        name=f"toptag-{model}-seed{k}",
+        data=DataConfig(path=str(sample), split_seed=cfg.seed),
+        representation=dict(setup["representation"]),
+        model=ModelSection(name=model, preset=cfg.preset, options=dict(setup.get("options", {}))),
+        trainer=trainer,
+    )
+
+
+def run_benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
+    """Train every model ``cfg.ensemble`` times; returns ``{"models": [...], "sample": {...}}``.
+
+    Each model row holds the ensemble median of AUC, accuracy and rejections (the published
+    convention), their mean/std/min/max under ``"ensemble"``, params, mean train seconds and
+    inference jets/s at batch 1024 (and batch 1).
+    """
+    from colliderlab import metrics
+
+    sample = ensure_toptag_sample(cfg)
+    rows = []
+    for model in cfg.models:
+        runs = []
+        for k in range(cfg.ensemble):
+            run_dir = Path(cfg.out_dir) / model / f"seed{k}"
+            done = run_dir / "results.json"
+            if done.exists():
+                runs.append(json.loads(done.read_text()))
+                continue
+            t0 = time.perf_counter()
+            res = run_experiment(_experiment(cfg, model, k, sample), run_dir, progress=cfg.progress)
+            res["wall_seconds"] = time.perf_counter() - t0
+            runs.append(res)
+            if cfg.progress:
+                print(f"{model} seed {k}: AUC {res['auc']:.4f}, 1/eB@0.3 {res['rejection_at_0.3']:.0f}, "
+                      f"{res['train_seconds']:.0f} s", flush=True)
+        ens = metrics.ensemble_summary(runs, COLUMNS)
+        row = {"model": model, **{c: ens[c]["median"] for c in COLUMNS}}
+        row.update(
+            params=runs[0]["params"],
+            train_seconds=float(sum(r["train_seconds"] for r in runs) / len(runs)),
+            inference_jets_per_second=float(sum(r["inference_jets_per_second"] for r in runs) / len(runs)),
+            inference_jets_per_second_batch1=float(
+                sum(r.get("inference_jets_per_second_batch1", 0.0) for r in runs) / len(runs)
+            ),
+            ensemble=ens,
+            representation=runs[0].get("representation"),
+        )
+        rows.append(row)
+    first = runs[0] if rows else {}
+    sample_info = {
+        "path": str(sample), "n_jets": cfg.n_jets, "n_test": first.get("n_test"), "n_train": first.get("n_train"),
+        "detector": cfg.detector, "mpi": cfg.mpi, "ensemble": cfg.ensemble, "preset": cfg.preset,
+    }
+    out = {"models": rows, "sample": sample_info}
+    Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
+    tmp = Path(cfg.out_dir) / ".summary.json.tmp"
+    tmp.write_text(json.dumps(out, indent=2, default=float))
+    os.replace(tmp, Path(cfg.out_dir) / "summary.json")
+    return out
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """Markdown table with the sample stated above it (card, MPI, jets, K)."""
+    s = result["sample"]
+    lines = [
+        f"Top tagging, toptag preset, detector {s['detector']}, MPI {'on' if s['mpi'] else 'off'}, "
+        f"{s['n_jets']} jets ({s.get('n_train')} train / {s.get('n_test')} test), "
+        f"K = {s['ensemble']} trainings per model ({s['preset']} configs); median (std) over K",
+        "",
+        "| model | AUC | accuracy | 1/eB @ eS=0.3 | 1/eB @ eS=0.5 | params | train s | jets/s (b=1024) | jets/s (b=1) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["models"]:
+        e = r["ensemble"]
+
+        def cell(key: str, fmt: str, e: Mapping[str, Any] = e, r: Mapping[str, Any] = r) -> str:
+            return f"{r[key]:{fmt}} ({e[key]['std']:{fmt}})"
+
+        lines.append(
+            f"| {r['model']} | {cell('auc', '.4f')} | {cell('accuracy', '.4f')} | {cell('rejection_at_0.3', '.0f')} | "
+            f"{cell('rejection_at_0.5', '.1f')} | {r['params']:,} | {r['train_seconds']:.0f} | "
+            f"{r['inference_jets_per_second']:,.0f} | {r['inference_jets_per_second_batch1']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def parse_models(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"all"``, a comma list, or a sequence of names; unknown names list the valid ones."""
+    if text is None:
+        return DEFAULT_MODELS
+    names = [n for part in ([text] if isinstance(text, str) else text) for n in part.split(",") if n]
+    if names == ["all"]:
+        return tuple(MODEL_SETUPS)
+    bad = [n for n in names if n not in MODEL_SETUPS]
+    if bad:
+        raise KeyError(f"unknown model(s) {bad}; valid: {', '.join(MODEL_SETUPS)} (or 'all')")
+    return tuple(names)

@@ -1,0 +1,654 @@
+"""Experiments: a YAML file (data, representation, model, trainer) -> a run directory.
+
+Run directory layout (later tools read it; keep it stable)::
+
+    RUN_DIR/
+      config.yaml          the resolved experiment (representation options made concrete)
+      checkpoint_best.pt   torch models: weights at the best validation epoch plus everything
+                           needed to rebuild and use the model (see CHECKPOINT KEYS below)
+      checkpoint_last.pt   the latest epoch, with optimiser/scheduler/RNG states, for resume
+      baseline/            non-torch baselines (BDT, cut-based, Fisher, ...): model file + meta.json
+      metrics.csv          one row per epoch: epoch, step, train_loss, val_loss, val_accuracy,
+                           val_auc, lr, train_seconds
+      results.json         test-split metrics (auc, accuracy, rejection_at_0.3/0.5, per-class AUCs
+                           for multi-class), params, train_seconds, inference_jets_per_second,
+                           numbers of jets, detector card and MPI setting of the sample
+      test_scores.h5       datasets ``scores`` (N, C) class probabilities and ``labels`` (N,)
+      plots/               roc.png, scores.png, training.png
+
+CHECKPOINT KEYS: ``format``, ``colliderlab_version``, ``model_name``, ``model_config`` (dict),
+``representation`` (dict with ``kind``), ``standardizer`` (mean/std per array), ``class_names``,
+``task``, ``trainer_config``, ``model_state``, ``epoch``, ``step``, ``history``.
+
+Example experiment::
+
+    name: pfn-toptag
+    data: {path: data/toptag.h5, n_jets: 20000}
+    representation: {kind: particles, n_particles: 64}
+    model: {name: pfn, preset: lite}
+    trainer: {epochs: 10, lr: 1.0e-3, batch_size: 256}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from colliderlab.train.trainer import CHECKPOINT_FORMAT, TrainerConfig, softmax
+
+__all__ = [
+    "DataConfig",
+    "ModelSection",
+    "ExperimentConfig",
+    "load_experiment",
+    "experiment_from_dict",
+    "apply_overrides",
+    "run_experiment",
+    "load_run",
+    "LoadedRun",
+    "predict_run",
+    "evaluate_run",
+    "score_metrics",
+]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the jets come from and how they are split.
+
+    ``path`` is any file :func:`colliderlab.data.readers.read_jets` reads. With ``val_path`` /
+    ``test_path`` those files are used as given; otherwise ``path`` is split randomly with
+    ``split_seed``. ``n_jets`` keeps only the first jets of ``path``. ``cache_dir = "auto"``
+    caches representations in ``<data dir>/.cache``; ``None`` disables caching.
+    """
+
+    path: str = ""
+    val_path: str | None = None
+    test_path: str | None = None
+    n_jets: int | None = None
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    split_seed: int = 0
+    cache_dir: str | None = "auto"
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """A registered model (``colliderlab list-models``) or a baseline, its preset and overrides."""
+
+    name: str = "pfn"
+    preset: str = "lite"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment. ``representation`` is ``{kind: ..., options...}``; empty picks the
+    model's default representation."""
+
+    name: str = "experiment"
+    data: DataConfig = field(default_factory=DataConfig)
+    representation: Mapping[str, Any] = field(default_factory=dict)
+    model: ModelSection = field(default_factory=ModelSection)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model"]["options"] = dict(self.model.options)
+        d["representation"] = dict(self.representation)
+        return _plain(d)
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def _tuplify(x: Any) -> Any:
+    return tuple(_tuplify(v) for v in x) if isinstance(x, list) else x
+
+
+def _coerce(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """YAML 1.1 reads ``3e-4`` as a string: turn numeric strings into the field's number type."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out = dict(d)
+    for k, v in d.items():
+        if not isinstance(v, str):
+            continue
+        hint = str(hints.get(k, ""))
+        for typ in (int, float):
+            if typ.__name__ in hint and not ("str" in hint and typ is int):
+                try:
+                    out[k] = typ(v)
+                    break
+                except ValueError:
+                    continue
+    return out
+
+
+def _section(cls: type, d: Any, where: str) -> Any:
+    if d is None:
+        return cls()
+    if not isinstance(d, Mapping):
+        raise TypeError(f"'{where}' must be a mapping of keys to values, got {type(d).__name__}")
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in d if k not in valid]
+    if unknown:
+        raise KeyError(f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}; valid keys of '{where}': {', '.join(valid)}")
+    try:
+        return cls(**_coerce(cls, {k: _tuplify(v) for k, v in d.items()}))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"in '{where}': {err}") from err
+
+
+def experiment_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
+    """Parse a nested dict; every unknown key is an error naming it and the valid keys."""
+    if not isinstance(d, Mapping):
+        raise TypeError("an experiment must be a mapping with keys name, data, representation, model, trainer")
+    valid = [f.name for f in dataclasses.fields(ExperimentConfig)]
+    unknown = [k for k in d if k not in valid]
+    if unknown:
+        raise KeyError(f"unknown top-level key(s) {', '.join(map(repr, unknown))}; valid keys: {', '.join(valid)}")
+    rep = d.get("representation") or {}
+    if not isinstance(rep, Mapping):
+        raise TypeError("'representation' must be a mapping like {kind: particles, n_particles: 64}")
+    model = d.get("model") or {}
+    if isinstance(model, Mapping) and "options" in model and not isinstance(model["options"], Mapping):
+        raise TypeError("'model.options' must be a mapping of model-config fields to values")
+    return ExperimentConfig(
+        name=str(d.get("name", "experiment")),
+        data=_section(DataConfig, d.get("data"), "data"),
+        representation=dict(rep),
+        model=_section(ModelSection, model, "model"),
+        trainer=_section(TrainerConfig, d.get("trainer"), "trainer"),
+    )
+
+
+def apply_overrides(d: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings (values parsed as YAML) to a nested dict, in place."""
+    import yaml
+
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value (e.g. trainer.lr=3e-4), got {item!r}")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = d
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"--set {key}: {p!r} is not a section")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return d
+
+
+def load_experiment(path: str | os.PathLike, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read a YAML experiment file and apply ``--set`` overrides."""
+    import yaml
+
+    with open(path) as f:
+        d = yaml.safe_load(f) or {}
+    return experiment_from_dict(apply_overrides(d, overrides))
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def _is_baseline(name: str) -> bool:
+    from colliderlab.models.baselines import BASELINES
+
+    return name in BASELINES
+
+
+def _baseline_representation(name: str) -> dict[str, Any]:
+    if name == "efp_linear":
+        return {"kind": "efp"}
+    return {"kind": "observables"}
+
+
+def default_representation(model_name: str) -> dict[str, Any]:
+    """The representation a model takes when the experiment names none."""
+    if _is_baseline(model_name):
+        return _baseline_representation(model_name)
+    from colliderlab.models.registry import model_spec
+
+    return {"kind": model_spec(model_name).representations[0]}
+
+
+def _representation(cfg: ExperimentConfig) -> Any:
+    from colliderlab.features.representations import representation_from_dict
+
+    rep = dict(cfg.representation) or default_representation(cfg.model.name)
+    if not _is_baseline(cfg.model.name):
+        from colliderlab.models.registry import model_spec
+
+        spec = model_spec(cfg.model.name)
+        if rep.get("kind") not in spec.representations:
+            raise ValueError(
+                f"model {cfg.model.name!r} takes representation(s) {list(spec.representations)}, "
+                f"not {rep.get('kind')!r}"
+            )
+    return representation_from_dict(rep)
+
+
+def _cache_dir(data: DataConfig, path: str) -> Path | None:
+    if data.cache_dir is None:
+        return None
+    if data.cache_dir == "auto":
+        return Path(path).resolve().parent / ".cache"
+    return Path(data.cache_dir)
+
+
+def _datasets(cfg: ExperimentConfig, progress: bool) -> tuple[Any, Any, Any, Any]:
+    from colliderlab.data.dataset import build_dataset, split_indices
+
+    d = cfg.data
+    if not d.path:
+        raise ValueError("the experiment has no data.path; give a jet file (colliderlab generate ...)")
+    rep = _representation(cfg)
+    full, rep = build_dataset(d.path, rep, stop=d.n_jets, cache_dir=_cache_dir(d, d.path), progress=progress)
+    if d.val_path or d.test_path:
+        tr_idx, va_idx, te_idx = split_indices(len(full), 0.0 if d.val_path else d.val_fraction,
+                                               0.0 if d.test_path else d.test_fraction, d.split_seed)
+        train = full.subset(tr_idx)
+        val = build_dataset(d.val_path, rep, cache_dir=_cache_dir(d, d.val_path))[0] if d.val_path else full.subset(va_idx)
+        test = build_dataset(d.test_path, rep, cache_dir=_cache_dir(d, d.test_path))[0] if d.test_path else full.subset(te_idx)
+    else:
+        tr_idx, va_idx, te_idx = split_indices(len(full), d.val_fraction, d.test_fraction, d.split_seed)
+        train, val, test = full.subset(tr_idx), full.subset(va_idx), full.subset(te_idx)
+    return train, val, test, rep
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+def score_metrics(probs: np.ndarray, labels: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
+    """Tagger metrics from (N, C) class probabilities.
+
+    Binary (C = 2): AUC, accuracy, 1/eps_B at eps_S = 0.3 and 0.5 for the last class as signal.
+    Multi-class: accuracy and, per class, one-vs-rest AUC and rejection at 0.5; ``auc`` is their mean.
+    """
+    from colliderlab import metrics
+
+    labels = np.asarray(labels)
+    out: dict[str, Any] = {"n_test": int(len(labels)), "accuracy": float((probs.argmax(1) == labels).mean())}
+    if probs.shape[1] == 2:
+        s, y = probs[:, 1], labels == 1
+        out["auc"] = metrics.auc(s, y)
+        out["rejection_at_0.3"] = metrics.rejection_at(s, y, 0.3)
+        out["rejection_at_0.5"] = metrics.rejection_at(s, y, 0.5)
+        out["n_background_test"] = int((~y).sum())
+        return out
+    per = {}
+    for k, name in enumerate(class_names):
+        y = labels == k
+        if y.any() and not y.all():
+            per[name] = {"auc": metrics.auc(probs[:, k], y), "rejection_at_0.5": metrics.rejection_at(probs[:, k], y, 0.5)}
+    out["per_class"] = per
+    out["auc"] = float(np.mean([v["auc"] for v in per.values()])) if per else float("nan")
+    return out
+
+
+# ---------------------------------------------------------------------------- runs
+
+
+def _meta_of_file(path: str) -> dict[str, Any]:
+    """Detector card and MPI setting of a colliderlab file (tables must state them)."""
+    from colliderlab.data.readers import detect_format
+
+    try:
+        if detect_format(path) != "colliderlab":
+            return {"sample_format": detect_format(path)}
+        from colliderlab.data.h5 import read_h5_attrs
+
+        prov = read_h5_attrs(path).get("provenance", {})
+        cfg = prov.get("config", {})
+        return {"detector": cfg.get("detector"), "mpi": cfg.get("mpi"), "pileup_mu": cfg.get("pileup_mu")}
+    except Exception:  # metadata is informative only
+        return {}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+
+
+def _write_scores(path: Path, scores: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str]) -> None:
+    import h5py
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("scores", data=scores.astype(np.float32))
+        if labels is not None:
+            f.create_dataset("labels", data=labels.astype(np.int64))
+        f.attrs["class_names"] = json.dumps(list(class_names))
+    os.replace(tmp, path)
+
+
+def _check_run_dir(run_dir: Path, cfg: ExperimentConfig, resume: bool) -> None:
+    import yaml
+
+    existing = run_dir / "config.yaml"
+    if not existing.exists():
+        return
+    old = yaml.safe_load(existing.read_text())
+    new = cfg.to_dict()
+    old_cmp = {k: v for k, v in old.items() if k != "representation"}
+    new_cmp = {k: v for k, v in new.items() if k != "representation"}
+    if old_cmp != new_cmp:
+        raise FileExistsError(
+            f"{run_dir} holds a different experiment; choose a new run directory "
+            "(or delete it to start over)"
+        )
+    if not resume:
+        raise FileExistsError(f"{run_dir} already holds this experiment; pass resume to continue it")
+
+
+def _throughput(predict_fn: Any, data: Any, batch_sizes: Sequence[int] = (1, 1024)) -> dict[str, float]:
+    """Jets per second of ``predict_fn(subset, batch_size)`` (at most ~1 s per batch size)."""
+    out = {}
+    for bs in batch_sizes:
+        n = min(len(data), 64 if bs == 1 else max(bs, 2048))
+        sub = data.subset(slice(0, n))
+        predict_fn(sub.subset(slice(0, min(n, bs))), bs)  # warm-up
+        t0 = time.perf_counter()
+        predict_fn(sub, bs)
+        out[f"batch_{bs}"] = n / max(time.perf_counter() - t0, 1e-9)
+    return out
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    plots: bool = True,
+) -> dict[str, Any]:
+    """Train ``cfg`` into ``run_dir`` and evaluate on the test split; returns ``results.json``.
+
+    A run killed part-way is continued from ``checkpoint_last.pt`` when called again with the
+    same configuration.
+    """
+    import yaml
+
+    from colliderlab import __version__
+    from colliderlab.data.dataset import Standardizer, check_labels
+    from colliderlab.features.representations import representation_to_dict
+
+    run_dir = Path(run_dir)
+    _check_run_dir(run_dir, cfg, resume)
+    train, val, test, rep = _datasets(cfg, progress)
+    check_labels(train.labels, train.class_names)
+    std = Standardizer.fit(train.arrays, rep.standardize)
+    train, val, test = (dataclasses.replace(ds, arrays=std.apply(ds.arrays)) for ds in (train, val, test))
+    resolved = dataclasses.replace(cfg, representation=representation_to_dict(rep))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / ".config.yaml.tmp"
+    tmp.write_text(yaml.safe_dump(resolved.to_dict(), sort_keys=False))
+    os.replace(tmp, run_dir / "config.yaml")
+    class_names = train.class_names
+    n_classes = len(class_names)
+    meta = {
+        "colliderlab_version": __version__,
+        "model_name": cfg.model.name,
+        "representation": representation_to_dict(rep),
+        "standardizer": std.to_dict(),
+        "class_names": list(class_names),
+        "task": cfg.trainer.task,
+    }
+    t0 = time.perf_counter()
+    if _is_baseline(cfg.model.name):
+        model = _fit_baseline(cfg, train, val, run_dir, meta)
+        train_seconds = time.perf_counter() - t0
+        probs = model.predict_proba(_flat(test))
+        params = _baseline_params(model)
+        history: list[dict[str, float]] = []
+
+        def predict_fn(ds: Any, bs: int) -> Any:
+            return model.predict_proba(_flat(ds))
+    else:
+        import torch
+
+        from colliderlab.models.registry import build_config, count_params, model_spec
+        from colliderlab.train.trainer import Trainer
+
+        spec = model_spec(cfg.model.name)
+        dims = rep.dims(train.arrays)
+        mconf = build_config(cfg.model.name, cfg.model.preset, **dims, n_classes=n_classes, **dict(cfg.model.options))
+        torch.manual_seed(cfg.trainer.seed)
+        model = spec.cls(mconf)
+        meta["model_config"] = _plain(asdict(mconf))
+        trainer = Trainer(model, cfg.trainer, run_dir, meta=meta)
+        result = trainer.fit(train, val, resume=resume)
+        history = result.history
+        train_seconds = float(sum(r.get("train_seconds", 0.0) for r in history))
+        best = torch.load(run_dir / "checkpoint_best.pt", map_location=trainer.device, weights_only=False)
+        model.load_state_dict(best["model_state"])
+        probs = softmax(trainer.predict(test))
+        params = count_params(model)
+
+        def predict_fn(ds: Any, bs: int) -> Any:
+            return trainer.predict(ds, bs)
+    results = score_metrics(probs, test.labels, class_names)
+    results.update(
+        model=cfg.model.name,
+        preset=cfg.model.preset,
+        representation=meta["representation"]["kind"],
+        params=int(params),
+        train_seconds=float(train_seconds),
+        n_train=len(train),
+        n_val=len(val),
+        class_names=list(class_names),
+        seed=cfg.trainer.seed,
+        **_meta_of_file(cfg.data.path),
+    )
+    tp = _throughput(predict_fn, test)
+    results["inference_jets_per_second"] = tp["batch_1024"]
+    results["inference_jets_per_second_batch1"] = tp["batch_1"]
+    _write_scores(run_dir / "test_scores.h5", probs, test.labels, class_names)
+    _write_json(run_dir / "results.json", results)
+    if plots:
+        _run_plots(run_dir, probs, test.labels, class_names, history, cfg.model.name)
+    return results
+
+
+def _flat(ds: Any) -> np.ndarray:
+    x = ds.arrays["x"]
+    return x.reshape(len(x), -1)
+
+
+def _baseline_params(model: Any) -> int:
+    n = getattr(model, "n_params", None)
+    return int(n() if callable(n) else n) if n is not None else 0
+
+
+def _fit_baseline(cfg: ExperimentConfig, train: Any, val: Any, run_dir: Path, meta: dict[str, Any]) -> Any:
+    from colliderlab.models.baselines import create_baseline
+
+    from colliderlab.models.baselines import BASELINES
+
+    names = tuple(_feature_names(meta["representation"]))
+    opts = dict(cfg.model.options)
+    if "seed" in {f.name for f in dataclasses.fields(BASELINES[cfg.model.name][0])}:
+        opts.setdefault("seed", cfg.trainer.seed)  # ensemble members differ by seed
+    model = create_baseline(cfg.model.name, feature_names=names, **opts)
+    model.fit(_flat(train), train.labels, _flat(val), val.labels)
+    out = run_dir / "baseline"
+    out.mkdir(exist_ok=True)
+    model.save(out / "model")
+    _write_json(out / "meta.json", {**meta, "format": CHECKPOINT_FORMAT, "options": opts})
+    return model
+
+
+def _feature_names(rep: Mapping[str, Any]) -> tuple[str, ...]:
+    from colliderlab.features.representations import representation_from_dict
+
+    return tuple(representation_from_dict(rep).feature_names())
+
+
+def _run_plots(run_dir: Path, probs: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+               history: list[dict[str, float]], title: str) -> None:
+    from colliderlab import metrics, plots
+
+    pdir = run_dir / "plots"
+    if probs.shape[1] == 2:
+        es, eb, _ = metrics.roc_curve(probs[:, 1], labels == 1)
+        plots.plot_roc({title: (es, eb)}, pdir / "roc.png")
+    else:
+        curves = {}
+        for k, name in enumerate(class_names):
+            y = labels == k
+            if y.any() and not y.all():
+                es, eb, _ = metrics.roc_curve(probs[:, k], y)
+                curves[f"{name} vs rest"] = (es, eb)
+        plots.plot_roc(curves, pdir / "roc.png", title=title)
+    plots.plot_scores(probs, labels, class_names, pdir / "scores.png")
+    if history:
+        plots.plot_training(history, pdir / "training.png")
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+@dataclass
+class LoadedRun:
+    """A trained model with what it needs to score new jets."""
+
+    run_dir: Path
+    model: Any
+    model_name: str
+    representation: Any
+    standardizer: Any
+    class_names: tuple[str, ...]
+    is_baseline: bool
+    config: dict[str, Any]
+
+    def predict_proba(self, jets_path: str | os.PathLike, *, batch_size: int = 1024,
+                      progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class probabilities (N, C) of every jet of a file (any format), and its labels."""
+        from colliderlab.data.dataset import build_dataset
+
+        ds, _ = build_dataset(jets_path, self.representation, progress=progress)
+        labels = self._map_labels(ds)
+        ds = dataclasses.replace(ds, arrays=self.standardizer.apply(ds.arrays))
+        if self.is_baseline:
+            return self.model.predict_proba(_flat(ds)), labels
+        import torch
+
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        outs = []
+        with torch.no_grad():
+            for batch in ds.batches(batch_size, device=device):
+                outs.append(self.model(*[batch[k] for k in self.model.input_names]).float().cpu())
+        return softmax(torch.cat(outs).numpy()), labels
+
+    def _map_labels(self, ds: Any) -> np.ndarray | None:
+        names = tuple(ds.class_names)
+        if not names:
+            return None
+        if names == self.class_names:
+            return ds.labels
+        missing = [n for n in names if n not in self.class_names]
+        if missing:
+            raise ValueError(
+                f"the data's classes {list(names)} include {missing}, which the model "
+                f"(classes {list(self.class_names)}) does not know"
+            )
+        lut = np.array([self.class_names.index(n) for n in names])
+        return lut[ds.labels]
+
+
+def load_run(run_dir: str | os.PathLike, *, checkpoint: str = "best", device: str = "cpu") -> LoadedRun:
+    """Rebuild a trained model from its run directory alone.
+
+    Raises:
+        FileNotFoundError: no checkpoint; ValueError: a checkpoint from an incompatible version.
+    """
+    import yaml
+
+    from colliderlab.data.dataset import Standardizer
+    from colliderlab.features.representations import representation_from_dict
+
+    run_dir = Path(run_dir)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").exists() else {}
+    base = run_dir / "baseline" / "meta.json"
+    if base.exists():
+        meta = json.loads(base.read_text())
+        _check_format(meta, base)
+        from colliderlab.models.baselines import BASELINES
+
+        name = meta["model_name"]
+        model = BASELINES[name][1].load(run_dir / "baseline" / "model")
+        return LoadedRun(run_dir, model, name, representation_from_dict(meta["representation"]),
+                         Standardizer.from_dict(meta["standardizer"]), tuple(meta["class_names"]), True, config)
+    ck_path = run_dir / f"checkpoint_{checkpoint}.pt"
+    if not ck_path.exists():
+        raise FileNotFoundError(f"{run_dir} has no {ck_path.name} (and no baseline/): is it a colliderlab run directory?")
+    import torch
+
+    from colliderlab.models.registry import model_from_config
+
+    ck = torch.load(ck_path, map_location=device, weights_only=False)
+    _check_format(ck, ck_path)
+    model = model_from_config(ck["model_name"], ck["model_config"])
+    model.load_state_dict(ck["model_state"])
+    model.to(device).eval()
+    return LoadedRun(run_dir, model, ck["model_name"], representation_from_dict(ck["representation"]),
+                     Standardizer.from_dict(ck["standardizer"]), tuple(ck["class_names"]), False, config)
+
+
+def _check_format(meta: Mapping[str, Any], path: Path) -> None:
+    fmt = meta.get("format")
+    if fmt != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path} has checkpoint format {fmt!r} (written by colliderlab "
+            f"{meta.get('colliderlab_version', 'unknown')}); this version reads {CHECKPOINT_FORMAT!r}: "
+            "retrain with this version"
+        )
+
+
+def predict_run(run_dir: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
+                *, progress: bool = True) -> Path:
+    """Write ``scores`` (N, C) and, when the file has them, ``labels`` (N,) to ``out`` (HDF5)."""
+    run = load_run(run_dir)
+    probs, labels = run.predict_proba(data, progress=progress)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_scores(out, probs, labels, run.class_names)
+    return out
+
+
+def evaluate_run(run_dir: str | os.PathLike, data: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
+                 progress: bool = True, bootstrap: int = 0) -> dict[str, Any]:
+    """Metrics and plots of a trained run on a labelled file (any format)."""
+    from colliderlab import metrics
+
+    run = load_run(run_dir)
+    probs, labels = run.predict_proba(data, progress=progress)
+    if labels is None:
+        raise ValueError(f"{data} has no labels; use predict instead")
+    res = score_metrics(probs, labels, run.class_names)
+    res.update(model=run.model_name, data=str(data), **_meta_of_file(str(data)))
+    if bootstrap and probs.shape[1] == 2:
+        res["bootstrap"] = metrics.bootstrap_metrics(probs[:, 1], labels == 1, n=bootstrap)
+    out_dir = Path(out_dir) if out_dir else Path(run_dir) / f"eval-{Path(data).stem}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(out_dir / "results.json", res)
+    _run_plots(out_dir, probs, labels, run.class_names, [], run.model_name)
+    return res

@@ -1,0 +1,492 @@
+"""One training loop for every task: classifiers, regressors, and models that bring their own step.
+
+The loop is plain PyTorch: seeded epochs over an :class:`~colliderlab.data.dataset.ArrayDataset`
+(or any object with a compatible ``batches`` method and ``__len__``), Adam/AdamW/SGD, cosine /
+one-cycle / reduce-on-plateau schedules, gradient clipping, class weights, early stopping on a
+validation metric, mixed precision on CUDA, a per-epoch CSV (and TensorBoard when installed),
+best and last checkpoints written atomically, and resume after a kill.
+
+A model may supply its own training logic (a GAN with two optimisers, a flow with a likelihood
+loss) by defining
+
+* ``configure_optimizers(config: TrainerConfig) -> list[torch.optim.Optimizer]``,
+* ``training_step(batch, ctx: StepContext) -> dict[str, float]`` doing its own backward and
+  optimiser steps through ``ctx.step(loss, optimizer)``, and returning at least ``"loss"``,
+* ``validation_step(batch) -> dict[str, float]`` (at least ``"loss"``, batch-averaged).
+
+Everything else (epochs, schedules, checkpoints, metrics, resume) is shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = ["TrainerConfig", "StepContext", "Trainer", "TrainResult", "resolve_device", "atomic_torch_save"]
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("none", "cosine", "onecycle", "plateau")
+TASKS = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Training hyper-parameters (saved in every checkpoint).
+
+    ``max_steps`` caps the total number of optimiser steps (over all epochs), so a run can be
+    defined by a step count rather than a number of epochs. ``patience = 0`` disables early
+    stopping. ``class_weights`` is ``None``, ``"balanced"`` or one weight per class.
+    """
+
+    epochs: int = 20
+    max_steps: int | None = None
+    batch_size: int = 256
+    eval_batch_size: int = 1024
+    optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    schedule: Literal["none", "cosine", "onecycle", "plateau"] = "cosine"
+    patience: int = 5
+    monitor: Literal["val_loss", "val_auc", "val_accuracy"] = "val_loss"
+    grad_clip: float | None = None
+    class_weights: str | tuple[float, ...] | None = None
+    task: Literal["classification", "regression"] = "classification"
+    amp: bool = True
+    device: str = "auto"
+    num_threads: int = 0
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name, value, valid in (
+            ("optimizer", self.optimizer, OPTIMIZERS),
+            ("schedule", self.schedule, SCHEDULES),
+            ("task", self.task, TASKS),
+            ("monitor", self.monitor, ("val_loss", "val_auc", "val_accuracy")),
+        ):
+            if value not in valid:
+                raise ValueError(f"trainer.{name} = {value!r} is not valid; choose one of {', '.join(valid)}")
+        if isinstance(self.class_weights, str) and self.class_weights != "balanced":
+            raise ValueError(f"trainer.class_weights = {self.class_weights!r}: use 'balanced' or a list")
+        if self.batch_size < 1 or self.epochs < 1:
+            raise ValueError("trainer.batch_size and trainer.epochs must be positive")
+
+
+def resolve_device(name: str = "auto") -> Any:
+    """``"auto"`` picks CUDA when available, else CPU."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file, then rename: a kill never leaves a torn checkpoint."""
+    import torch
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class StepContext:
+    """What a model-supplied ``training_step`` needs from the trainer."""
+
+    optimizers: list[Any]
+    device: Any
+    scaler: Any
+    autocast: Callable[[], Any]
+    grad_clip: float | None
+    step_index: int
+    model: Any
+
+    def step(self, loss: Any, optimizer: Any, parameters: Any = None) -> None:
+        """Backward ``loss`` (scaled under AMP), clip, and step ``optimizer``; zero its grads."""
+        import torch
+
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.grad_clip:
+            self.scaler.unscale_(optimizer)
+            params = parameters if parameters is not None else [
+                p for g in optimizer.param_groups for p in g["params"]
+            ]
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :meth:`Trainer.fit`."""
+
+    epochs_run: int
+    steps: int
+    best_epoch: int
+    best_metric: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+class Trainer:
+    """Train ``model`` on ``train`` and monitor ``val``; write checkpoints and metrics to ``run_dir``.
+
+    Args:
+        model: a ``torch.nn.Module`` with ``input_names`` (and optionally its own steps).
+        config: :class:`TrainerConfig`.
+        run_dir: where ``checkpoint_best.pt``, ``checkpoint_last.pt`` and ``metrics.csv`` go
+            (``None``: keep nothing on disk).
+        meta: extra entries stored in every checkpoint (model name and config, representation,
+            normalisation, class names): enough to rebuild the model with nothing else.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        config: TrainerConfig,
+        run_dir: str | os.PathLike | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        import torch
+
+        self.config = config
+        self.device = resolve_device(config.device)
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        self.model = model.to(self.device)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.meta = dict(meta or {})
+        self.use_amp = bool(config.amp and self.device.type == "cuda")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.custom = hasattr(model, "training_step")
+        if hasattr(model, "configure_optimizers"):
+            self.optimizers = list(model.configure_optimizers(config))
+        else:
+            self.optimizers = [self._make_optimizer(model.parameters())]
+        self.schedulers: list[Any] = []
+        self.class_weight_tensor = None
+
+    # ------------------------------------------------------------------ setup
+    def _make_optimizer(self, params: Any) -> Any:
+        import torch
+
+        c = self.config
+        if c.optimizer == "adam":
+            return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+        if c.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+
+    def _make_schedulers(self, total_steps: int) -> None:
+        import torch
+
+        c = self.config
+        self.schedulers = []
+        for opt in self.optimizers:
+            if c.schedule == "cosine":
+                self.schedulers.append(torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total_steps, 1)))
+            elif c.schedule == "onecycle":
+                self.schedulers.append(
+                    torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=max(total_steps, 1))
+                )
+            elif c.schedule == "plateau":
+                mode = "min" if c.monitor == "val_loss" else "max"
+                self.schedulers.append(
+                    torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=mode, factor=0.5, patience=2)
+                )
+
+    def _class_weights(self, labels: np.ndarray, n_classes: int) -> Any:
+        import torch
+
+        cw = self.config.class_weights
+        if cw is None or self.config.task != "classification":
+            return None
+        if cw == "balanced":
+            counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+            w = len(labels) / (n_classes * np.maximum(counts, 1))
+        else:
+            if len(cw) != n_classes:
+                raise ValueError(f"trainer.class_weights has {len(cw)} entries for {n_classes} classes")
+            w = np.asarray(cw, np.float64)
+        return torch.tensor(w, dtype=torch.float32, device=self.device)
+
+    def autocast(self) -> Any:
+        import torch
+
+        if self.use_amp:
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    # ------------------------------------------------------------------ steps
+    def _inputs(self, batch: Mapping[str, Any]) -> list[Any]:
+        names = getattr(self.model, "input_names", None)
+        if names is None:
+            raise TypeError(f"{type(self.model).__name__} has no 'input_names'")
+        missing = [k for k in names if k not in batch]
+        if missing:
+            raise KeyError(
+                f"model {type(self.model).__name__} needs inputs {list(names)} but the batch lacks "
+                f"{missing} (it has {sorted(k for k in batch if k not in ('label', 'weight'))})"
+            )
+        return [batch[k] for k in names]
+
+    def _loss(self, out: Any, batch: Mapping[str, Any]) -> Any:
+        import torch.nn.functional as F
+
+        w = batch["weight"].float()
+        if self.config.task == "classification":
+            per = F.cross_entropy(out.float(), batch["label"], weight=self.class_weight_tensor, reduction="none")
+        else:
+            target = batch["label"].float().reshape(out.shape)
+            per = F.mse_loss(out.float(), target, reduction="none").reshape(len(out), -1).mean(1)
+        return (per * w).sum() / w.sum()
+
+    def _default_step(self, batch: Mapping[str, Any], ctx: StepContext) -> dict[str, float]:
+        with self.autocast():
+            out = self.model(*self._inputs(batch))
+        loss = self._loss(out, batch)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"training loss is {value} (not finite) at step {ctx.step_index}; check the inputs for NaN "
+                "or lower the learning rate"
+            )
+        ctx.step(loss, self.optimizers[0], self.model.parameters())
+        return {"loss": value}
+
+    def predict(self, data: Any, batch_size: int | None = None) -> np.ndarray:
+        """Model outputs over ``data`` in order: (J, C) logits (or regression outputs)."""
+        import torch
+
+        self.model.eval()
+        outs = []
+        with torch.no_grad():
+            for batch in data.batches(batch_size or self.config.eval_batch_size, device=self.device):
+                with self.autocast():
+                    outs.append(self.model(*self._inputs(batch)).float().cpu())
+        return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)
+
+    def evaluate(self, data: Any) -> dict[str, float]:
+        """Validation metrics: loss, and accuracy and AUC for classifiers."""
+        import torch
+
+        if self.custom:
+            self.model.eval()
+            sums: dict[str, float] = {}
+            n = 0
+            with torch.no_grad():
+                for batch in data.batches(self.config.eval_batch_size, device=self.device):
+                    res = self.model.validation_step(batch)
+                    k = len(batch["label"])
+                    for key, v in res.items():
+                        sums[key] = sums.get(key, 0.0) + float(v) * k
+                    n += k
+            return {f"val_{k}": v / max(n, 1) for k, v in sums.items()}
+        out = self.predict(data)
+        labels = data.labels
+        t_out = torch.from_numpy(out)
+        batch = {"label": torch.from_numpy(labels), "weight": torch.from_numpy(data.weights)}
+        res = {"val_loss": float(self._loss(t_out, batch))}
+        if self.config.task == "classification":
+            res["val_accuracy"] = float((out.argmax(1) == labels).mean())
+            res["val_auc"] = classification_auc(out, labels)
+        else:
+            res["val_mae"] = float(np.abs(out.reshape(labels.shape) - labels).mean())
+        return res
+
+    # ------------------------------------------------------------------ state
+    def state(self, epoch: int, step: int, best: float, best_epoch: int, bad_epochs: int,
+              history: list[dict[str, float]]) -> dict[str, Any]:
+        import torch
+
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model_state": self.model.state_dict(),
+            "optimizer_states": [o.state_dict() for o in self.optimizers],
+            "scheduler_states": [s.state_dict() for s in self.schedulers],
+            "scaler_state": self.scaler.state_dict(),
+            "trainer_config": asdict(self.config),
+            "epoch": epoch,
+            "step": step,
+            "best_metric": best,
+            "best_epoch": best_epoch,
+            "bad_epochs": bad_epochs,
+            "history": history,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": np.random.get_state(),
+                "python": random.getstate(),
+            },
+            **self.meta,
+        }
+
+    def _write_csv(self, history: list[dict[str, float]]) -> None:
+        if self.run_dir is None or not history:
+            return
+        keys: list[str] = []
+        for row in history:
+            keys += [k for k in row if k not in keys]
+        path = self.run_dir / "metrics.csv"
+        tmp = path.with_name(".metrics.csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(history)
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------------------ loop
+    def fit(self, train: Any, val: Any | None = None, *, resume: bool = True) -> TrainResult:
+        """Train; with ``resume`` and a ``checkpoint_last.pt`` in ``run_dir``, continue from it."""
+        import torch
+        from tqdm.auto import tqdm
+
+        c = self.config
+        if len(train) == 0:
+            raise ValueError("the training set is empty")
+        torch.manual_seed(c.seed)
+        np.random.seed(c.seed % 2**32)
+        random.seed(c.seed)
+        n_classes = len(getattr(train, "class_names", ()) or ())
+        if c.task == "classification" and not self.custom:
+            from colliderlab.data.dataset import check_labels
+
+            check_labels(train.labels, train.class_names or [str(i) for i in range(int(train.labels.max()) + 1)])
+            self.class_weight_tensor = self._class_weights(train.labels, max(n_classes, int(train.labels.max()) + 1))
+        steps_per_epoch = max(len(train) // c.batch_size, 1)
+        total = steps_per_epoch * c.epochs if c.max_steps is None else min(c.max_steps, steps_per_epoch * c.epochs)
+        self._make_schedulers(total)
+        start_epoch, step, best, best_epoch, bad, history = 0, 0, None, -1, 0, []
+        last = self.run_dir / "checkpoint_last.pt" if self.run_dir else None
+        if resume and last is not None and last.exists():
+            ck = torch.load(last, map_location=self.device, weights_only=False)
+            self.model.load_state_dict(ck["model_state"])
+            for o, s in zip(self.optimizers, ck["optimizer_states"], strict=True):
+                o.load_state_dict(s)
+            for sch, s in zip(self.schedulers, ck["scheduler_states"], strict=False):
+                sch.load_state_dict(s)
+            self.scaler.load_state_dict(ck["scaler_state"])
+            start_epoch, step = ck["epoch"] + 1, ck["step"]
+            best, best_epoch, bad, history = ck["best_metric"], ck["best_epoch"], ck["bad_epochs"], ck["history"]
+            torch.set_rng_state(ck["rng"]["torch"])
+            np.random.set_state(ck["rng"]["numpy"])
+            random.setstate(ck["rng"]["python"])
+        writer = _tensorboard(self.run_dir)
+        t0 = time.perf_counter()
+        stopped = False
+        step_fn = self.model.training_step if self.custom else self._default_step
+        for epoch in range(start_epoch, c.epochs):
+            if c.max_steps is not None and step >= c.max_steps:
+                break
+            self.model.train()
+            te = time.perf_counter()
+            sums: dict[str, float] = {}
+            n_batches = 0
+            bar = tqdm(
+                train.batches(c.batch_size, shuffle=True, seed=c.seed * 1000 + epoch, drop_last=True,
+                              device=self.device),
+                total=steps_per_epoch, desc=f"epoch {epoch + 1}/{c.epochs}", disable=not c.progress,
+                leave=False,
+            )
+            for batch in bar:
+                ctx = StepContext(self.optimizers, self.device, self.scaler, self.autocast, c.grad_clip, step, self.model)
+                res = step_fn(batch, ctx)
+                for k, v in res.items():
+                    sums[k] = sums.get(k, 0.0) + float(v)
+                n_batches += 1
+                step += 1
+                if c.schedule in ("cosine", "onecycle"):
+                    for sch in self.schedulers:
+                        sch.step()
+                if n_batches % 10 == 0:
+                    bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}")
+                if c.max_steps is not None and step >= c.max_steps:
+                    break
+            row: dict[str, float] = {"epoch": epoch + 1, "step": step}
+            row.update({f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()})
+            row["lr"] = self.optimizers[0].param_groups[0]["lr"]
+            row["train_seconds"] = time.perf_counter() - te
+            if val is not None and len(val):
+                row.update(self.evaluate(val))
+            monitor = c.monitor if c.monitor in row else ("val_loss" if "val_loss" in row else "train_loss")
+            value = row[monitor]
+            if c.schedule == "plateau":
+                for sch in self.schedulers:
+                    sch.step(value)
+            better = best is None or (value < best if monitor.endswith("loss") else value > best)
+            if better:
+                best, best_epoch, bad = value, epoch + 1, 0
+            else:
+                bad += 1
+            history.append(row)
+            if writer is not None:
+                for k, v in row.items():
+                    writer.add_scalar(k, v, step)
+            if c.progress:
+                shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step"))
+                tqdm.write(f"epoch {epoch + 1}: {shown}")
+            if self.run_dir is not None:
+                state = self.state(epoch, step, best, best_epoch, bad, history)
+                if better:
+                    atomic_torch_save(state, self.run_dir / "checkpoint_best.pt")
+                atomic_torch_save(state, self.run_dir / "checkpoint_last.pt")
+                self._write_csv(history)
+            if c.patience and bad >= c.patience:
+                stopped = True
+                break
+        if writer is not None:
+            writer.close()
+        return TrainResult(
+            epochs_run=len(history), steps=step, best_epoch=best_epoch,
+            best_metric=float("nan") if best is None else float(best), history=history,
+            stopped_early=stopped, seconds=time.perf_counter() - t0,
+        )
+
+
+CHECKPOINT_FORMAT = "colliderlab-checkpoint-1"
+
+
+def classification_auc(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Binary: AUC of the last-class score; multi-class: mean one-vs-rest AUC over present classes."""
+    from colliderlab.metrics import auc
+
+    probs = softmax(logits)
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        return float("nan")
+    if probs.shape[1] == 2:
+        return auc(probs[:, 1], labels == 1)
+    return float(np.mean([auc(probs[:, k], labels == k) for k in classes]))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, C) logits."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _tensorboard(run_dir: Path | None) -> Any:
+    if run_dir is None:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))

@@ -1,0 +1,142 @@
+"""Experiment files, run directories, and the train / evaluate / predict commands."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+torch = pytest.importorskip("torch")
+
+from colliderlab.cli import main  # noqa: E402
+from colliderlab.train.experiment import (  # noqa: E402
+    apply_overrides,
+    evaluate_run,
+    experiment_from_dict,
+    load_experiment,
+    load_run,
+    predict_run,
+    run_experiment,
+)
+
+FAST_TRAINER = {"epochs": 3, "batch_size": 32, "lr": 2e-3, "progress": False, "patience": 0}
+# Observables without the O(n^3) energy correlators keep these tests quick.
+LIGHT_OBSERVABLES = {"kind": "observables", "names": ["mass", "mass_sd", "tau21", "tau32", "n_constituents", "girth", "ptd"]}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache(tmp_path_factory):
+    global CACHE
+    CACHE = str(tmp_path_factory.mktemp("repcache"))
+
+
+def _exp(path, model="pfn", rep=None, **trainer):
+    if rep is None and model in ("dnn", "bdt"):
+        rep = LIGHT_OBSERVABLES
+    d = {
+        "name": f"test-{model}",
+        "data": {"path": str(path), "cache_dir": CACHE},
+        "model": {"name": model, "preset": "lite"},
+        "trainer": {**FAST_TRAINER, **trainer},
+    }
+    if rep is not None:
+        d["representation"] = rep
+    return d
+
+
+def test_unknown_keys_name_themselves_and_the_valid_ones(tmp_path):
+    with pytest.raises(KeyError, match="trainer.learning_rate.*valid keys of 'trainer':.*lr"):
+        experiment_from_dict({"trainer": {"learning_rate": 1e-3}})
+    with pytest.raises(KeyError, match="'modle'.*valid keys: name, data, representation, model, trainer"):
+        experiment_from_dict({"modle": {}})
+    with pytest.raises(KeyError, match="data.file"):
+        experiment_from_dict({"data": {"file": "x.h5"}})
+    with pytest.raises(ValueError, match="choose one of"):
+        experiment_from_dict({"trainer": {"schedule": "exponential"}})
+    d = apply_overrides({"trainer": {"lr": 1e-3}}, ["trainer.lr=3e-4", "model.name=part", "trainer.epochs=2"])
+    cfg = experiment_from_dict(d)
+    assert cfg.trainer.lr == 3e-4 and cfg.model.name == "part" and cfg.trainer.epochs == 2
+    with pytest.raises(ValueError, match="key=value"):
+        apply_overrides({}, ["trainer.lr"])
+    f = tmp_path / "e.yaml"
+    f.write_text(yaml.safe_dump({"name": "x", "model": {"name": "dnn"}}))
+    assert load_experiment(f, ["trainer.batch_size=8"]).trainer.batch_size == 8
+
+
+def test_representation_that_does_not_fit_the_model(toptag_file, tmp_path):
+    cfg = experiment_from_dict(_exp(toptag_file, "cnn", {"kind": "particles"}))
+    with pytest.raises(ValueError, match="model 'cnn' takes representation\\(s\\) \\['image'\\], not 'particles'"):
+        run_experiment(cfg, tmp_path / "run")
+
+
+def test_pfn_run_directory_round_trip(toptag_file, tmp_path):
+    run = tmp_path / "pfn"
+    cfg = experiment_from_dict(_exp(toptag_file, "pfn", {"kind": "particles", "n_particles": 48}))
+    res = run_experiment(cfg, run, progress=False)
+    for f in ("config.yaml", "checkpoint_best.pt", "checkpoint_last.pt", "metrics.csv", "results.json",
+              "test_scores.h5", "plots/roc.png", "plots/scores.png", "plots/training.png"):
+        assert (run / f).exists(), f
+    assert res["params"] > 1000 and 0.5 < res["auc"] <= 1.0
+    assert res["detector"] == "ideal" and res["mpi"] is False
+    # the resolved representation is concrete (no "auto" left)
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["representation"]["features"] in ("kinematic", "full")
+    # a loaded run reproduces the test scores from the run directory alone
+    loaded = load_run(run)
+    with h5py.File(run / "test_scores.h5") as f:
+        test_scores = f["scores"][:]
+    probs, labels = loaded.predict_proba(toptag_file)
+    assert probs.shape == (len(labels), 2)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    assert any(np.allclose(test_scores[0], p, atol=1e-5) for p in probs)
+    out = predict_run(run, toptag_file, tmp_path / "scores.h5", progress=False)
+    with h5py.File(out) as f:
+        assert f["scores"].shape == probs.shape and f["labels"].shape == (len(labels),)
+    ev = evaluate_run(run, toptag_file, progress=False, bootstrap=20)
+    assert 0.5 < ev["auc"] <= 1.0 and "bootstrap" in ev
+    # the same experiment again resumes (nothing left to train); a different one is refused
+    again = run_experiment(cfg, run, progress=False)
+    assert again["auc"] == pytest.approx(res["auc"], abs=1e-6)
+    other = experiment_from_dict(_exp(toptag_file, "pfn", {"kind": "particles"}, lr=1e-2))
+    with pytest.raises(FileExistsError, match="different experiment"):
+        run_experiment(other, run, progress=False)
+
+
+def test_incompatible_checkpoint_is_refused(toptag_file, tmp_path):
+    run = tmp_path / "dnn"
+    run_experiment(experiment_from_dict(_exp(toptag_file, "dnn", epochs=1)), run, progress=False, plots=False)
+    ck = torch.load(run / "checkpoint_best.pt", weights_only=False)
+    ck["format"] = "colliderlab-checkpoint-0"
+    torch.save(ck, run / "checkpoint_best.pt")
+    with pytest.raises(ValueError, match="incompatible|retrain"):
+        load_run(run)
+
+
+def test_baseline_through_the_same_run_directory(toptag_file, tmp_path):
+    run = tmp_path / "bdt"
+    res = run_experiment(experiment_from_dict(_exp(toptag_file, "bdt")), run, progress=False, plots=False)
+    assert res["auc"] > 0.85
+    probs, labels = load_run(run).predict_proba(toptag_file)
+    assert probs.shape == (len(labels), 2)
+
+
+def test_cli_train_evaluate_predict(toptag_file, tmp_path, capsys):
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(yaml.safe_dump(_exp(toptag_file, "dnn")))
+    run = tmp_path / "cli-run"
+    assert main(["train", str(exp), "--run-dir", str(run), "--set", "trainer.epochs=2", "--quiet"]) == 0
+    assert yaml.safe_load((run / "config.yaml").read_text())["trainer"]["epochs"] == 2
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", toptag_file, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert 0.5 < res["auc"] <= 1.0
+    assert main(["predict", str(run), "--data", toptag_file, "--out", str(tmp_path / "s.h5")]) == 0
+    with h5py.File(tmp_path / "s.h5") as f:
+        assert f["scores"].shape[1] == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"model": {"name": "pfn"}, "trainer": {"epochz": 3}}))
+    assert main(["train", str(bad), "--run-dir", str(tmp_path / "x")]) == 2
+    assert "trainer.epochz" in capsys.readouterr().err

@@ -1,0 +1,189 @@
+"""The shared trainer: learning, resume after a kill, early stopping, schedules, custom steps."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from colliderlab.data.dataset import ArrayDataset, Standardizer, check_labels, split_indices  # noqa: E402
+from colliderlab.features.observables import compute_observables  # noqa: E402
+from colliderlab.metrics import auc  # noqa: E402
+from colliderlab.train.trainer import Trainer, TrainerConfig, softmax  # noqa: E402
+
+NAMES = ("mass", "mass_sd", "tau21", "tau32", "n_constituents", "c2_b1", "d2_b1")
+
+
+class TinyMLP(torch.nn.Module):
+    input_names = ("x",)
+
+    def __init__(self, n_features: int, n_classes: int = 2, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(n_features, 32), torch.nn.ReLU(), torch.nn.Dropout(dropout), torch.nn.Linear(32, n_classes)
+        )
+
+    def forward(self, x):
+        return self.net(x)  # (B, C)
+
+
+@pytest.fixture(scope="module")
+def obs_splits(toptag_jets):
+    feats = compute_observables(toptag_jets, names=NAMES)
+    x = np.stack([feats[n] for n in NAMES], axis=1).astype(np.float32)
+    ds = ArrayDataset({"x": x}, toptag_jets.label.astype(np.int64), toptag_jets.label_names)
+    tr, va, te = split_indices(len(ds), 0.2, 0.2, seed=0)
+    std = Standardizer.fit({"x": x[tr]}, ("x",))
+    ds = ArrayDataset(std.apply(ds.arrays), ds.labels, ds.class_names)
+    return ds.subset(tr), ds.subset(va), ds.subset(te)
+
+
+def _cfg(**kw):
+    base = dict(epochs=4, batch_size=32, lr=3e-3, progress=False, patience=0, seed=1)
+    return TrainerConfig(**{**base, **kw})
+
+
+def test_fixed_steps_beat_random(obs_splits):
+    train, val, test = obs_splits
+    torch.manual_seed(0)
+    trainer = Trainer(TinyMLP(len(NAMES)), _cfg(epochs=100, max_steps=150))
+    res = trainer.fit(train, val)
+    assert res.steps == 150
+    a = auc(softmax(trainer.predict(test))[:, 1], test.labels == 1)
+    assert a > 0.85, a
+
+
+class _KilledAt:
+    """Wraps a dataset; raises KeyboardInterrupt when the given epoch starts (a kill)."""
+
+    def __init__(self, ds, epoch: int) -> None:
+        self.ds, self.epoch = ds, epoch
+        self.labels, self.class_names, self.weights = ds.labels, ds.class_names, ds.weights
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def batches(self, *args, seed=0, **kw):
+        if seed % 1000 == self.epoch:
+            raise KeyboardInterrupt
+        return self.ds.batches(*args, seed=seed, **kw)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "plateau"])
+def test_resume_after_kill_matches_uninterrupted(obs_splits, tmp_path, schedule):
+    train, val, _ = obs_splits
+    cfg = _cfg(schedule=schedule)
+    torch.manual_seed(0)
+    straight = Trainer(TinyMLP(len(NAMES)), cfg, tmp_path / "a")
+    straight.fit(train, val)
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(TinyMLP(len(NAMES)), cfg, tmp_path / "b").fit(_KilledAt(train, 2), val)
+    assert torch.load(tmp_path / "b" / "checkpoint_last.pt", weights_only=False)["epoch"] == 1
+    torch.manual_seed(123)  # a different init: everything must come from the checkpoint
+    resumed = Trainer(TinyMLP(len(NAMES)), cfg, tmp_path / "b")
+    out = resumed.fit(train, val)
+    assert out.epochs_run == 4 and [r["epoch"] for r in out.history] == [1, 2, 3, 4]
+    for p, q in zip(straight.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    rows = list(csv.DictReader(open(tmp_path / "b" / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert not list((tmp_path / "b").glob("*.tmp*")), "temporary files left behind"
+
+
+def test_early_stopping_and_best_checkpoint(obs_splits, tmp_path):
+    train, val, _ = obs_splits
+    trainer = Trainer(TinyMLP(len(NAMES)), _cfg(epochs=20, lr=0.0, patience=2, schedule="none"), tmp_path)
+    res = trainer.fit(train, val)
+    assert res.stopped_early and res.epochs_run == 3 and res.best_epoch == 1
+    best = torch.load(tmp_path / "checkpoint_best.pt", weights_only=False)
+    assert best["epoch"] == 0 and best["format"].startswith("colliderlab-checkpoint")
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle", "plateau"])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_schedules_and_optimizers(obs_splits, schedule, optimizer):
+    train, val, _ = obs_splits
+    trainer = Trainer(TinyMLP(len(NAMES)), _cfg(epochs=3, schedule=schedule, optimizer=optimizer, grad_clip=1.0))
+    res = trainer.fit(train, val)
+    lrs = [r["lr"] for r in res.history]
+    assert all(np.isfinite(r["train_loss"]) for r in res.history)
+    if schedule == "cosine":
+        assert lrs[-1] < 0.05 * 3e-3  # annealed to ~0 at the last step
+    if schedule == "onecycle":
+        assert lrs[-1] < lrs[0]
+
+
+def test_class_weights_and_bad_config(obs_splits):
+    train, val, _ = obs_splits
+    t = Trainer(TinyMLP(len(NAMES)), _cfg(epochs=1, class_weights="balanced"))
+    t.fit(train, val)
+    counts = np.bincount(train.labels)
+    w = t.class_weight_tensor.numpy()
+    np.testing.assert_allclose(w * counts, len(train.labels) / 2, rtol=1e-5)
+    with pytest.raises(ValueError, match="choose one of adam, adamw, sgd"):
+        TrainerConfig(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="class_weights"):
+        Trainer(TinyMLP(len(NAMES)), _cfg(class_weights=(1.0, 2.0, 3.0))).fit(train, val)
+
+
+def test_single_class_dataset_is_refused(obs_splits):
+    train, _, _ = obs_splits
+    only_qcd = train.subset(np.flatnonzero(train.labels == 0))
+    with pytest.raises(ValueError, match="single class \\(qcd\\)"):
+        check_labels(only_qcd.labels, only_qcd.class_names)
+    with pytest.raises(ValueError, match="single class"):
+        Trainer(TinyMLP(len(NAMES)), _cfg(epochs=1)).fit(only_qcd)
+
+
+def test_nan_loss_is_reported(obs_splits):
+    train, val, _ = obs_splits
+    bad = ArrayDataset({"x": np.full_like(train.arrays["x"], np.nan)}, train.labels, train.class_names)
+    with pytest.raises(FloatingPointError, match="not finite|nan"):
+        Trainer(TinyMLP(len(NAMES)), _cfg(epochs=1)).fit(bad, val)
+
+
+class GaussianFit(torch.nn.Module):
+    """A model that brings its own steps: the mean and the log-width of a Gaussian fitted by
+    likelihood with two optimisers (as a GAN or flow would)."""
+
+    input_names = ("x",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mu = torch.nn.Parameter(torch.zeros(1))
+        self.log_sigma = torch.nn.Parameter(torch.zeros(1))
+
+    def configure_optimizers(self, config):
+        return [torch.optim.Adam([self.mu], lr=0.05), torch.optim.Adam([self.log_sigma], lr=0.05)]
+
+    def nll(self, x):
+        z = (x[:, 0] - self.mu) / self.log_sigma.exp()
+        return (0.5 * z**2 + self.log_sigma).mean()
+
+    def training_step(self, batch, ctx):
+        loss_mu = self.nll(batch["x"])
+        ctx.step(loss_mu, ctx.optimizers[0])
+        loss_sigma = self.nll(batch["x"])
+        ctx.step(loss_sigma, ctx.optimizers[1])
+        return {"loss": float(loss_sigma.detach()), "mu": float(self.mu.detach())}
+
+    def validation_step(self, batch):
+        return {"loss": float(self.nll(batch["x"]))}
+
+
+def test_model_supplied_training_step(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 0.5, size=(2000, 1)).astype(np.float32)
+    ds = ArrayDataset({"x": x}, np.zeros(2000, np.int64), ("sample",))
+    model = GaussianFit()
+    res = Trainer(model, _cfg(epochs=8, batch_size=100, schedule="none"), tmp_path).fit(ds, ds.subset(slice(0, 500)))
+    assert abs(float(model.mu.detach()) - 3.0) < 0.15
+    assert abs(float(model.log_sigma.detach().exp()) - 0.5) < 0.15
+    assert res.history[-1]["val_loss"] < res.history[0]["val_loss"]
+    assert "train_mu" in res.history[0]
+    ck = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
+    assert len(ck["optimizer_states"]) == 2
