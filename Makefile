@@ -21,8 +21,9 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml,dev]'
 	touch $@ $(RUN_STAMP)
 
+# The main job: a light top-tagging comparison (10k jets; cut-based, BDT, DNN, PFN, ParticleNet, ParT).
 run: $(RUN_STAMP)
-	$(BIN)/colliderlab demo
+	$(BIN)/colliderlab benchmark toptag --n-jets 10000 --ensemble 1 --out-dir runs/make-run
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -65,8 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", help="where plots and metrics go (default runs/demo)")
     p.add_argument("--data-dir", help="where the cached sample goes (default data)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p = sub.add_parser("models", help="registered models with their presets and parameter counts")
-    p.add_argument("--params", action="store_true", help="build every preset to count parameters (slower)")
+    sub.add_parser("models", help="registered models with their representations, presets and published sizes")
 
     p = sub.add_parser("train", help="train a model from a YAML experiment file into a run directory")
     p.add_argument("experiment", help="YAML file: data, representation, model, trainer")
@@ -101,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="default data")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--json", action="store_true", help="print one JSON object {models: [...]}")
+    p.add_argument("--no-train", action="store_true", help="only summarise the trainings already in --out-dir")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -228,7 +228,7 @@ def _cmd_benchmark(a: argparse.Namespace) -> int:
     }
     cfg = BenchmarkConfig(
         **{k: v for k, v in given.items() if v is not None},
-        models=parse_models(a.models), progress=not (a.quiet or a.json),
+        models=parse_models(a.models), progress=not (a.quiet or a.json), train=not a.no_train,
     )
     result = run_benchmark(cfg)
     if a.json:

@@ -33,8 +33,8 @@ TEST_REPRESENTATION = {
     "nsub": {},
     "efp": {"max_degree": 3},
     "image": {"size": 40},
-    "particles": {"n_particles": 48},
-    "sequence": {"n_particles": 48},
+    "particles": {"n_particles": 32},
+    "sequence": {"n_particles": 32},
     "tree": {"n_particles": 32},
 }
 

@@ -140,3 +140,27 @@ def test_cli_train_evaluate_predict(toptag_file, tmp_path, capsys):
     bad.write_text(yaml.safe_dump({"model": {"name": "pfn"}, "trainer": {"epochz": 3}}))
     assert main(["train", str(bad), "--run-dir", str(tmp_path / "x")]) == 2
     assert "trainer.epochz" in capsys.readouterr().err
+
+
+def test_benchmark_json_table(toptag_file, tmp_path, capsys, monkeypatch):
+    import colliderlab.train.benchmark as bench
+
+    monkeypatch.setattr(bench, "ensure_toptag_sample", lambda cfg: toptag_file)
+    monkeypatch.setitem(bench.MODEL_SETUPS, "dnn", {"representation": LIGHT_OBSERVABLES, "trainer": {"batch_size": 32}})
+    monkeypatch.setitem(bench.MODEL_SETUPS, "cut_based", {"representation": LIGHT_OBSERVABLES})
+    argv = ["benchmark", "toptag", "--models", "cut_based,dnn", "--ensemble", "2", "--epochs", "4",
+            "--out-dir", str(tmp_path / "b"), "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = {r["model"]: r for r in out["models"]}
+    assert set(rows) == {"cut_based", "dnn"}
+    for r in rows.values():
+        assert set(r) >= {"auc", "accuracy", "rejection_at_0.3", "rejection_at_0.5", "params", "train_seconds",
+                          "inference_jets_per_second"}
+        assert 0.5 < r["auc"] <= 1.0
+    assert out["sample"]["ensemble"] == 2
+    # the two dnn trainings differ only in their seed, and both are on disk
+    aucs = [json.loads((tmp_path / "b" / "dnn" / f"seed{k}" / "results.json").read_text())["auc"] for k in range(2)]
+    assert aucs[0] != aucs[1]
+    assert main(["benchmark", "toptag", "--models", "nope"]) == 2
+    assert "valid:" in capsys.readouterr().err

@@ -8,10 +8,11 @@ A jet is a set; both models sum a per-particle latent map over the particles and
   which makes the latent sum infrared and collinear safe.
 
 Both ``Phi`` and ``F`` are ReLU MLPs; the output layer is linear (softmax in the loss). The
-``paper`` preset is the configuration of the top-tagging comparison (arXiv:1902.09914 Table 1,
-82k parameters for each): ``Phi`` widths (100, 100, 256) (latent dimension 256, as in
-arXiv:1810.05165's main results) and ``F`` widths (100, 100, 100). With a latent dimension of 128
-the count would be 57k, not 82k.
+``paper`` preset is the top-tagging configuration with 82k parameters (the PFN entry of
+arXiv:1902.08570 Table 2 and of arXiv:1902.09914): ``Phi`` widths (100, 100, 256) (latent
+dimension 256, as in arXiv:1810.05165's main results) and ``F`` widths (100, 100, 100); the EFN
+with the same widths has the same count up to its 2 angular inputs. A latent dimension of 128
+would give 57k, not 82k.
 """
 
 from __future__ import annotations

@@ -104,8 +104,8 @@ class MultiHeadAttention(nn.Module):
         # explicit attention: on the CPU this beats scaled_dot_product_attention, whose fallback
         # for a float mask that needs a gradient (the pair bias) is slower
         logits = torch.matmul(q * d**-0.5, k.transpose(-1, -2))  # (B, H, L, S)
-        if bias is not None:
-            logits = logits.add_(bias)  # (B, H, L, S)
+        if bias is not None:  # (out of place: matmul returns a view, see EdgeConvBlock)
+            logits = logits + bias  # (B, H, L, S)
         attn = torch.softmax(logits, -1)  # (B, H, L, S)
         if self.training and self.dropout > 0:
             attn = dropout(attn, self.dropout)
@@ -194,8 +194,9 @@ class PairEmbedding(nn.Module):
     """Per-head attention biases from pairwise Lorentz features (ParT's interaction embedding).
 
     ``U_ij = MLP(BN(ln Delta, ln kT, ln z, ln m^2))`` with ``Linear -> BatchNorm -> GELU`` layers
-    (weaver-core's 1x1 convolutions) and a final linear map to one value per head. It runs on the
-    ``N (N + 1) / 2`` pairs ``i >= j`` (the features are symmetric) and is spread back to a
+    (weaver-core's 1x1 convolutions, less their biases, which the batch norm cancels; dropping them
+    saves a full pass over the pair tensor) and a final linear map to one value per head. It runs
+    on the ``N (N + 1) / 2`` pairs ``i >= j`` (the features are symmetric) and is spread back to a
     symmetric (B, H, N, N) matrix. In training only the pairs of real particles are embedded
     (packed), so the batch-norm statistics are those of real pairs and padding costs nothing; in
     evaluation it runs on all triangle pairs with the running statistics, and while the model is

@@ -126,7 +126,8 @@ class EdgeConvBlock(nn.Module):
             return self._forward_packed(x, mask, idx, valid)
         valid = valid & mask.unsqueeze(-1)  # (B, N, k)
         h = gather_neighbors(self.lin_nbr(x), idx)  # (B, N, k, C0)
-        h = h.add_(self.lin_self(x).unsqueeze(2)).view(b * n * k, -1)  # (B N k, C0)
+        # out of place: an in-place add on the gathered view would cost an as_strided backward
+        h = (h + self.lin_self(x).unsqueeze(2)).view(b * n * k, -1)  # (B N k, C0)
         h = self._edge_mlp(h).view(b * n, k, -1)  # (B N, k, C)
         agg = self._mean(h, valid.view(b * n, k))  # (B N, C)
         sc = self.shortcut_norm(self.shortcut(x.reshape(b * n, -1)))  # (B N, C)
@@ -149,7 +150,7 @@ class EdgeConvBlock(nn.Module):
         xp = F.embedding(node, x.reshape(b * n, -1))  # (M, C_in)
         table = F.pad(self.lin_nbr(xp), (0, 0, 0, 1))  # (M + 1, C0)
         h = F.embedding(nbr.view(-1), table).view(m, k, -1)  # (M, k, C0)
-        h = h.add_(self.lin_self(xp).unsqueeze(1)).view(m * k, -1)  # (M k, C0)
+        h = (h + self.lin_self(xp).unsqueeze(1)).view(m * k, -1)  # (M k, C0)
         h = self._edge_mlp(h).view(m, k, -1)  # (M, k, C)
         # every real particle of a jet with more than k of them has k valid neighbours
         agg = h.mean(1) if bool(nbr_valid.all()) else self._mean(h, nbr_valid)  # (M, C)

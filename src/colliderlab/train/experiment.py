@@ -478,9 +478,7 @@ def _baseline_params(model: Any) -> int:
 
 
 def _fit_baseline(cfg: ExperimentConfig, train: Any, val: Any, run_dir: Path, meta: dict[str, Any]) -> Any:
-    from colliderlab.models.baselines import create_baseline
-
-    from colliderlab.models.baselines import BASELINES
+    from colliderlab.models.baselines import BASELINES, create_baseline
 
     names = tuple(_feature_names(meta["representation"]))
     opts = dict(cfg.model.options)
