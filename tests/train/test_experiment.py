@@ -105,6 +105,14 @@ def test_pfn_run_directory_round_trip(toptag_file, tmp_path):
         run_experiment(other, run, progress=False)
 
 
+def test_image_run_writes_average_images(toptag_file, tmp_path):
+    run = tmp_path / "cnn"
+    res = run_experiment(experiment_from_dict(_exp(toptag_file, "cnn", {"kind": "image", "size": 24}, epochs=2)),
+                         run, progress=False)
+    assert (run / "plots" / "images.png").stat().st_size > 1000
+    assert res["representation"] == "image"
+
+
 def test_incompatible_checkpoint_is_refused(toptag_file, tmp_path):
     run = tmp_path / "dnn"
     run_experiment(experiment_from_dict(_exp(toptag_file, "dnn", epochs=1)), run, progress=False, plots=False)

@@ -464,6 +464,11 @@ def run_experiment(
     _write_json(run_dir / "results.json", results)
     if plots:
         _run_plots(run_dir, probs, test.labels, class_names, history, cfg.model.name)
+        if rep.kind == "image":  # average jet image per class
+            from colliderlab.plots import plot_images
+
+            plot_images(test.arrays["image"], test.labels, class_names, run_dir / "plots" / "images.png",
+                        extent=getattr(rep, "extent", 1.6))
     return results
 
 
