@@ -19,29 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.features.highlevel import DEFAULT_OBSERVABLES
+
 __all__ = ["DemoConfig", "BDT_FEATURES", "run_demo"]
 
-# Observables the BDT sees (the jet's pT/eta/phi are left out: they only reflect the selection).
-BDT_FEATURES = (
-    "mass",
-    "mass_sd",
-    "n_constituents",
-    "n_charged",
-    "tau1",
-    "tau2",
-    "tau3",
-    "tau4",
-    "tau21",
-    "tau32",
-    "c2_b1",
-    "d2_b1",
-    "c2_b2",
-    "d2_b2",
-    "m2_b1",
-    "n2_b1",
-    "girth",
-    "ptd",
-)
+# Observables the BDT sees (the jet's pT/eta/phi are left out: they only reflect the selection):
+# the default observables representation, defined once in features/highlevel.py.
+BDT_FEATURES = DEFAULT_OBSERVABLES
 PLOTTED = ("mass", "mass_sd", "tau21", "tau32", "c2_b1", "d2_b1", "n2_b1", "n_constituents")
 
 

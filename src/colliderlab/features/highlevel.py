@@ -28,7 +28,8 @@ from colliderlab.jets import JetBatch
 
 __all__ = ["DEFAULT_OBSERVABLES", "ObservablesConfig", "NSubConfig", "nsub_basis"]
 
-# The demo BDT's inputs (colliderlab.demo.BDT_FEATURES), copied so that features do not import demo.
+# The 18 observables of the BDT baseline (the demo's BDT_FEATURES): no jet pT/eta/phi, which only
+# reflect the selection.
 DEFAULT_OBSERVABLES: tuple[str, ...] = (
     "mass",
     "mass_sd",
