@@ -19,6 +19,8 @@ __all__ = [
     "tagger_metrics",
     "bootstrap_metrics",
     "ensemble_summary",
+    "regression_metrics",
+    "response_in_bins",
 ]
 
 
@@ -161,3 +163,66 @@ def _summarise(rows: list[dict[str, float]], stats: tuple[str, ...]) -> dict[str
         }
         out[k] = {st: float(fns[st](v)) for st in stats}
     return out
+
+
+def _robust_width(x: np.ndarray) -> float:
+    """Half the 16-84% interval: the Gaussian sigma, insensitive to tails."""
+    q16, q84 = np.quantile(x, [0.16, 0.84])
+    return float(0.5 * (q84 - q16))
+
+
+def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """How well a regression head predicts a per-jet quantity (energy-scale calibration style).
+
+    ``response`` is pred/true: ``response_median`` is the scale (1 when unbiased) and
+    ``resolution`` half the 16-84% interval of the response divided by its median (relative,
+    robust to tails). Also MSE, MAE, mean bias pred - true, Pearson correlation and R^2 (the
+    fraction of the target's variance explained; 0 for always predicting the mean).
+
+    Args:
+        pred, true: (N,) predicted and true values.
+    """
+    pred = np.asarray(pred, np.float64).reshape(-1)
+    true = np.asarray(true, np.float64).reshape(-1)
+    if pred.shape != true.shape:
+        raise ValueError(f"pred has shape {pred.shape} but true has {true.shape}")
+    bad = np.flatnonzero(~(np.isfinite(pred) & np.isfinite(true)))
+    if len(bad):
+        raise ValueError(f"{len(bad)} predictions or targets are not finite (first: index {bad[0]})")
+    resid = pred - true
+    out = {
+        "n_test": int(len(true)),
+        "mse": float(np.mean(resid**2)),
+        "mae": float(np.mean(np.abs(resid))),
+        "bias": float(np.mean(resid)),
+        "correlation": float(np.corrcoef(pred, true)[0, 1]) if len(true) > 1 else float("nan"),
+        "r2": float(1.0 - np.sum(resid**2) / max(np.sum((true - true.mean()) ** 2), 1e-300)),
+    }
+    nz = np.abs(true) > 1e-12
+    if nz.any():
+        r = pred[nz] / true[nz]
+        med = float(np.median(r))
+        out["response_median"] = med
+        out["resolution"] = _robust_width(r) / abs(med) if med != 0 else float("nan")
+    return out
+
+
+def response_in_bins(pred: np.ndarray, true: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
+    """Median response pred/true and relative resolution in bins of the true value.
+
+    Returns ``{"centres", "response", "resolution", "count"}``, each (len(edges) - 1,); bins with
+    fewer than 10 jets are NaN.
+    """
+    pred = np.asarray(pred, np.float64).reshape(-1)
+    true = np.asarray(true, np.float64).reshape(-1)
+    idx = np.digitize(true, edges) - 1
+    nb = len(edges) - 1
+    resp, reso, count = np.full(nb, np.nan), np.full(nb, np.nan), np.zeros(nb, np.int64)
+    for b in range(nb):  # loop over bins, not jets
+        sel = (idx == b) & (np.abs(true) > 1e-12)
+        count[b] = sel.sum()
+        if count[b] >= 10:
+            r = pred[sel] / true[sel]
+            resp[b] = np.median(r)
+            reso[b] = _robust_width(r) / abs(resp[b])
+    return {"centres": 0.5 * (edges[1:] + edges[:-1]), "response": resp, "resolution": reso, "count": count}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images"]
+__all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images", "plot_regression"]
 
 # Axis labels and sensible ranges for common observables (quantiles are used otherwise).
 _LABELS = {
@@ -143,7 +143,7 @@ def plot_scores(
 
 
 def plot_training(history: Sequence[Mapping[str, float]], out: str | os.PathLike) -> Path:
-    """Training and validation loss per epoch, and validation AUC/accuracy when recorded."""
+    """Training and validation loss per epoch, and validation AUC/accuracy (or MAE) when recorded."""
     plt = _figure()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5.5))
     ep = [r["epoch"] for r in history]
@@ -153,11 +153,12 @@ def plot_training(history: Sequence[Mapping[str, float]], out: str | os.PathLike
     a1.set_xlabel("epoch")
     a1.set_ylabel("loss")
     a1.legend(fontsize=12)
-    for key in ("val_auc", "val_accuracy"):
-        if all(key in r for r in history):
+    for key in ("val_auc", "val_accuracy", "val_mae"):
+        if history and all(key in r for r in history):
             a2.plot(ep, [r[key] for r in history], marker="o", label=key)
     a2.set_xlabel("epoch")
-    a2.legend(fontsize=12)
+    if a2.lines:
+        a2.legend(fontsize=12)
     path = _save(fig, out)
     plt.close(fig)
     return path
@@ -183,6 +184,31 @@ def plot_images(
         ax.set_xlabel("$\\Delta\\eta$ (rotated)")
         ax.set_ylabel("$\\Delta\\phi$ (rotated)")
         fig.colorbar(im, ax=ax)
+    path = _save(fig, out)
+    plt.close(fig)
+    return path
+
+
+def plot_regression(pred: np.ndarray, true: np.ndarray, out: str | os.PathLike, name: str = "target",
+                    bins: int = 12) -> Path:
+    """Predicted vs true (2D histogram) and the median response with its resolution band in bins
+    of the true value. pred, true: (N,)."""
+    from colliderlab.metrics import response_in_bins
+
+    plt = _figure()
+    pred = np.asarray(pred).reshape(-1)
+    true = np.asarray(true).reshape(-1)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5.5))
+    lo, hi = np.quantile(np.concatenate([pred, true]), [0.005, 0.995])
+    a1.hist2d(true, pred, bins=50, range=((lo, hi), (lo, hi)), cmap="viridis", cmin=1)
+    a1.plot([lo, hi], [lo, hi], "w--", lw=1)
+    a1.set_xlabel(f"true {name}")
+    a1.set_ylabel(f"predicted {name}")
+    r = response_in_bins(pred, true, np.linspace(lo, hi, bins + 1))
+    a2.errorbar(r["centres"], r["response"], yerr=r["resolution"] * r["response"], marker="o", ls="none")
+    a2.axhline(1.0, color="k", ls=":")
+    a2.set_xlabel(f"true {name}")
+    a2.set_ylabel("median response (band: resolution)")
     path = _save(fig, out)
     plt.close(fig)
     return path

@@ -28,7 +28,8 @@ __all__ = [
     "check_labels",
 ]
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
+_PER_JET_META = ("jet_p4", "truth_p4")  # meta entries with a leading jet axis
 
 
 @dataclass
@@ -65,7 +66,7 @@ class ArrayDataset:
             self.labels[index],
             self.class_names,
             self.weights[index],
-            dict(self.meta),
+            {k: (v[index] if k in _PER_JET_META else v) for k, v in self.meta.items()},
         )
 
     def batches(
@@ -187,6 +188,8 @@ def _save_cache(path: Path, ds: ArrayDataset, rep: Mapping[str, Any]) -> None:
         np.savez(
             f,
             __labels=ds.labels,
+            __jet_p4=ds.meta["jet_p4"],
+            __truth_p4=ds.meta["truth_p4"],
             __meta=np.frombuffer(
                 json.dumps({"class_names": list(ds.class_names), "representation": dict(rep)}).encode(),
                 np.uint8,
@@ -201,7 +204,8 @@ def _load_cache(path: Path) -> ArrayDataset:
         meta = json.loads(bytes(z["__meta"]).decode())
         arrays = {k[2:]: z[k] for k in z.files if k.startswith("a_")}
         return ArrayDataset(arrays, z["__labels"], tuple(meta["class_names"]),
-                            meta={"representation": meta["representation"]})
+                            meta={"representation": meta["representation"], "jet_p4": z["__jet_p4"],
+                                  "truth_p4": z["__truth_p4"]})
 
 
 def build_dataset(
@@ -212,6 +216,7 @@ def build_dataset(
     stop: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    target: str | None = None,
 ) -> tuple[ArrayDataset, Any]:
     """Read jets ``[start, stop)`` of any supported file and compute ``representation``.
 
@@ -219,12 +224,20 @@ def build_dataset(
     jets first (``representation.resolve(jets)``), and the resolved config is returned, so that
     evaluation on another file computes exactly the same features.
 
+    With ``target`` (a name from :data:`colliderlab.features.targets.TARGETS`) the labels are
+    that per-jet quantity, (J, 1) float32, for a regression head; ``class_names`` still names the
+    file's classes.
+
     Returns:
         (dataset, resolved representation config); ``dataset.arrays`` are not standardised.
     """
     from colliderlab.data.readers import read_jets
     from colliderlab.features.representations import representation_to_dict
 
+    if target is not None:
+        from colliderlab.features.targets import check_target
+
+        check_target(target)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
@@ -238,7 +251,7 @@ def build_dataset(
         cache = Path(cache_dir) / f"{path.stem}-{rep_dict['kind']}-{_cache_key(path, rep_dict, start, stop)}.npz"
         if cache.exists():
             try:
-                return _load_cache(cache), representation
+                return _with_target(_load_cache(cache), target), representation
             except (OSError, ValueError, KeyError):  # a damaged cache is recomputed
                 cache.unlink(missing_ok=True)
     if jets is None:
@@ -247,10 +260,21 @@ def build_dataset(
         raise ValueError(f"{str(path)!r} has no jets in [{start}, {stop})")
     arrays = _compute(representation, jets, progress)
     ds = ArrayDataset(arrays, jets.label.astype(np.int64), tuple(jets.label_names),
-                      meta={"representation": rep_dict})
+                      meta={"representation": rep_dict, "jet_p4": jets.jet_p4, "truth_p4": jets.truth_p4})
     if cache is not None:
         _save_cache(cache, ds, rep_dict)
-    return ds, representation
+    return _with_target(ds, target), representation
+
+
+def _with_target(ds: ArrayDataset, target: str | None) -> ArrayDataset:
+    """Replace class labels by the regression target (J, 1) when one is asked for."""
+    if target is None:
+        return ds
+    from colliderlab.features.targets import target_values
+
+    values = target_values(target, ds.meta["jet_p4"], ds.meta["truth_p4"])
+    return ArrayDataset(ds.arrays, values.astype(np.float32)[:, None], ds.class_names, ds.weights,
+                        {**ds.meta, "target": target})
 
 
 def _compute(representation: Any, jets: Any, progress: bool, chunk: int = 4096) -> dict[str, np.ndarray]:

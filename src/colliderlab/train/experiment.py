@@ -13,12 +13,19 @@ Run directory layout (later tools read it; keep it stable)::
       results.json         test-split metrics (auc, accuracy, rejection_at_0.3/0.5, per-class AUCs
                            for multi-class), params, train_seconds, inference_jets_per_second,
                            numbers of jets, detector card and MPI setting of the sample
-      test_scores.h5       datasets ``scores`` (N, C) class probabilities and ``labels`` (N,)
-      plots/               roc.png, scores.png, training.png
+      test_scores.h5       datasets ``scores`` (N, C) class probabilities and ``labels`` (N,);
+                           regression runs: ``predictions`` (N, 1) and ``targets`` (N, 1)
+      plots/               roc.png, scores.png, training.png (regression: regression.png,
+                           training.png; image runs add images.png)
+
+Regression: ``data.target`` (a name from :data:`colliderlab.features.targets.TARGETS`, e.g.
+``truth_pt``) trains the model's head on that per-jet quantity; results.json then holds
+``target``, ``mse``, ``mae``, ``bias``, ``r2``, ``correlation``, ``response_median`` and
+``resolution`` instead of the classifier metrics.
 
 CHECKPOINT KEYS: ``format``, ``colliderlab_version``, ``model_name``, ``model_config`` (dict),
 ``representation`` (dict with ``kind``), ``standardizer`` (mean/std per array), ``class_names``,
-``task``, ``trainer_config``, ``model_state``, ``epoch``, ``step``, ``history``.
+``task``, ``target`` (regression: name, mean, std of the target; else None), ``trainer_config``, ``model_state``, ``epoch``, ``step``, ``history``.
 
 Example experiment::
 
@@ -67,7 +74,9 @@ class DataConfig:
     ``path`` is any file :func:`colliderlab.data.readers.read_jets` reads. With ``val_path`` /
     ``test_path`` those files are used as given; otherwise ``path`` is split randomly with
     ``split_seed``. ``n_jets`` keeps only the first jets of ``path``. ``cache_dir = "auto"``
-    caches representations in ``<data dir>/.cache``; ``None`` disables caching.
+    caches representations in ``<data dir>/.cache``; ``None`` disables caching. ``target``
+    (a name from :data:`colliderlab.features.targets.TARGETS`, e.g. ``truth_pt``) trains a
+    regression head on that per-jet quantity instead of a classifier.
     """
 
     path: str = ""
@@ -78,6 +87,7 @@ class DataConfig:
     test_fraction: float = 0.15
     split_seed: int = 0
     cache_dir: str | None = "auto"
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,13 +269,16 @@ def _datasets(cfg: ExperimentConfig, progress: bool) -> tuple[Any, Any, Any, Any
     if not d.path:
         raise ValueError("the experiment has no data.path; give a jet file (colliderlab generate ...)")
     rep = _representation(cfg)
-    full, rep = build_dataset(d.path, rep, stop=d.n_jets, cache_dir=_cache_dir(d, d.path), progress=progress)
+    full, rep = build_dataset(d.path, rep, stop=d.n_jets, cache_dir=_cache_dir(d, d.path), progress=progress,
+                              target=d.target)
     if d.val_path or d.test_path:
         tr_idx, va_idx, te_idx = split_indices(len(full), 0.0 if d.val_path else d.val_fraction,
                                                0.0 if d.test_path else d.test_fraction, d.split_seed)
         train = full.subset(tr_idx)
-        val = build_dataset(d.val_path, rep, cache_dir=_cache_dir(d, d.val_path))[0] if d.val_path else full.subset(va_idx)
-        test = build_dataset(d.test_path, rep, cache_dir=_cache_dir(d, d.test_path))[0] if d.test_path else full.subset(te_idx)
+        val = (build_dataset(d.val_path, rep, cache_dir=_cache_dir(d, d.val_path), target=d.target)[0]
+               if d.val_path else full.subset(va_idx))
+        test = (build_dataset(d.test_path, rep, cache_dir=_cache_dir(d, d.test_path), target=d.target)[0]
+                if d.test_path else full.subset(te_idx))
     else:
         tr_idx, va_idx, te_idx = split_indices(len(full), d.val_fraction, d.test_fraction, d.split_seed)
         train, val, test = full.subset(tr_idx), full.subset(va_idx), full.subset(te_idx)
@@ -327,16 +340,47 @@ def _write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def _write_scores(path: Path, scores: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str]) -> None:
+def _write_scores(path: Path, scores: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str],
+                  target: str | None = None) -> None:
+    """Classifiers: ``scores`` (N, C) and ``labels`` (N,). Regression: ``predictions`` (N, 1) and
+    ``targets`` (N, 1), with the target's name in the ``target`` attribute."""
     import h5py
 
     tmp = path.with_name(f".{path.name}.tmp")
     with h5py.File(tmp, "w") as f:
-        f.create_dataset("scores", data=scores.astype(np.float32))
-        if labels is not None:
-            f.create_dataset("labels", data=labels.astype(np.int64))
+        if target is None:
+            f.create_dataset("scores", data=scores.astype(np.float32))
+            if labels is not None:
+                f.create_dataset("labels", data=labels.astype(np.int64))
+        else:
+            f.create_dataset("predictions", data=scores.astype(np.float32))
+            if labels is not None:
+                f.create_dataset("targets", data=labels.astype(np.float32))
+            f.attrs["target"] = target
         f.attrs["class_names"] = json.dumps(list(class_names))
     os.replace(tmp, path)
+
+
+def resolve_task(cfg: ExperimentConfig) -> ExperimentConfig:
+    """``data.target`` makes the experiment a regression; check that the pieces agree."""
+    target = cfg.data.target
+    if target is None:
+        if cfg.trainer.task == "regression":
+            from colliderlab.features.targets import TARGETS
+
+            raise ValueError(f"trainer.task = regression needs data.target, one of: {', '.join(TARGETS)}")
+        return cfg
+    from colliderlab.features.targets import check_target
+
+    check_target(target)
+    if _is_baseline(cfg.model.name):
+        raise ValueError(
+            f"baseline {cfg.model.name!r} is a classifier; a regression target ({target!r}) needs a "
+            "torch model (colliderlab models lists them)"
+        )
+    if cfg.trainer.monitor in ("val_auc", "val_accuracy"):
+        raise ValueError(f"trainer.monitor = {cfg.trainer.monitor} is a classifier metric; use val_loss for regression")
+    return dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, task="regression"))
 
 
 def _check_run_dir(run_dir: Path, cfg: ExperimentConfig, resume: bool) -> None:
@@ -391,9 +435,17 @@ def run_experiment(
     from colliderlab.features.representations import representation_to_dict
 
     run_dir = Path(run_dir)
+    cfg = resolve_task(cfg)
+    target = cfg.data.target
     _check_run_dir(run_dir, cfg, resume)
     train, val, test, rep = _datasets(cfg, progress)
-    check_labels(train.labels, train.class_names)
+    if target is None:
+        check_labels(train.labels, train.class_names)
+        scale = None
+    else:  # regress the standardised target; predictions are scaled back
+        scale = {"name": target, "mean": float(train.labels.mean()), "std": float(max(train.labels.std(), 1e-12))}
+        train, val, test = (dataclasses.replace(ds, labels=(ds.labels - scale["mean"]) / scale["std"])
+                            for ds in (train, val, test))
     std = Standardizer.fit(train.arrays, rep.standardize)
     train, val, test = (dataclasses.replace(ds, arrays=std.apply(ds.arrays)) for ds in (train, val, test))
     resolved = dataclasses.replace(cfg, representation=representation_to_dict(rep))
@@ -402,7 +454,7 @@ def run_experiment(
     tmp.write_text(yaml.safe_dump(resolved.to_dict(), sort_keys=False))
     os.replace(tmp, run_dir / "config.yaml")
     class_names = train.class_names
-    n_classes = len(class_names)
+    n_classes = len(class_names) if target is None else 1
     meta = {
         "colliderlab_version": __version__,
         "model_name": cfg.model.name,
@@ -410,6 +462,7 @@ def run_experiment(
         "standardizer": std.to_dict(),
         "class_names": list(class_names),
         "task": cfg.trainer.task,
+        "target": scale,
     }
     t0 = time.perf_counter()
     if _is_baseline(cfg.model.name):
@@ -439,12 +492,20 @@ def run_experiment(
         train_seconds = float(sum(r.get("train_seconds", 0.0) for r in history))
         best = torch.load(run_dir / "checkpoint_best.pt", map_location=trainer.device, weights_only=False)
         model.load_state_dict(best["model_state"])
-        probs = softmax(trainer.predict(test))
+        probs = trainer.predict(test)
+        probs = softmax(probs) if scale is None else probs * scale["std"] + scale["mean"]
         params = count_params(model)
 
         def predict_fn(ds: Any, bs: int) -> Any:
             return trainer.predict(ds, bs)
-    results = score_metrics(probs, test.labels, class_names)
+    if scale is None:
+        labels = test.labels
+        results = score_metrics(probs, labels, class_names)
+    else:
+        from colliderlab.metrics import regression_metrics
+
+        labels = test.labels * scale["std"] + scale["mean"]
+        results = {"target": target, **regression_metrics(probs[:, 0], labels[:, 0])}
     results.update(
         model=cfg.model.name,
         preset=cfg.model.preset,
@@ -460,10 +521,16 @@ def run_experiment(
     tp = _throughput(predict_fn, test)
     results["inference_jets_per_second"] = tp["batch_1024"]
     results["inference_jets_per_second_batch1"] = tp["batch_1"]
-    _write_scores(run_dir / "test_scores.h5", probs, test.labels, class_names)
+    _write_scores(run_dir / "test_scores.h5", probs, labels, class_names, target)
     _write_json(run_dir / "results.json", results)
-    if plots:
-        _run_plots(run_dir, probs, test.labels, class_names, history, cfg.model.name)
+    if plots and scale is not None:
+        from colliderlab import plots as plotting
+
+        plotting.plot_regression(probs[:, 0], labels[:, 0], run_dir / "plots" / "regression.png", target)
+        if history:
+            plotting.plot_training(history, run_dir / "plots" / "training.png")
+    elif plots:
+        _run_plots(run_dir, probs, labels, class_names, history, cfg.model.name)
         if rep.kind == "image":  # average jet image per class
             from colliderlab.plots import plot_images
 
@@ -540,14 +607,17 @@ class LoadedRun:
     class_names: tuple[str, ...]
     is_baseline: bool
     config: dict[str, Any]
+    target: dict[str, Any] | None = None  # regression: {"name", "mean", "std"}; None for classifiers
 
     def predict_proba(self, jets_path: str | os.PathLike, *, batch_size: int = 1024,
                       progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Class probabilities (N, C) of every jet of a file (any format), and its labels."""
+        """Classifiers: class probabilities (N, C) of every jet of a file (any format), and its
+        labels. Regression runs: predictions (N, 1) and true targets (N, 1), in the target's units."""
         from colliderlab.data.dataset import build_dataset
 
-        ds, _ = build_dataset(jets_path, self.representation, progress=progress)
-        labels = self._map_labels(ds)
+        name = self.target["name"] if self.target else None
+        ds, _ = build_dataset(jets_path, self.representation, progress=progress, target=name)
+        labels = self._map_labels(ds) if name is None else ds.labels
         ds = dataclasses.replace(ds, arrays=self.standardizer.apply(ds.arrays))
         if self.is_baseline:
             return self.model.predict_proba(_flat(ds)), labels
@@ -559,7 +629,10 @@ class LoadedRun:
         with torch.no_grad():
             for batch in ds.batches(batch_size, device=device):
                 outs.append(self.model(*[batch[k] for k in self.model.input_names]).float().cpu())
-        return softmax(torch.cat(outs).numpy()), labels
+        out = torch.cat(outs).numpy()
+        if self.target:
+            return out * self.target["std"] + self.target["mean"], labels
+        return softmax(out), labels
 
     def _map_labels(self, ds: Any) -> np.ndarray | None:
         names = tuple(ds.class_names)
@@ -613,7 +686,8 @@ def load_run(run_dir: str | os.PathLike, *, checkpoint: str = "best", device: st
     model.load_state_dict(ck["model_state"])
     model.to(device).eval()
     return LoadedRun(run_dir, model, ck["model_name"], representation_from_dict(ck["representation"]),
-                     Standardizer.from_dict(ck["standardizer"]), tuple(ck["class_names"]), False, config)
+                     Standardizer.from_dict(ck["standardizer"]), tuple(ck["class_names"]), False, config,
+                     ck.get("target"))
 
 
 def _check_format(meta: Mapping[str, Any], path: Path) -> None:
@@ -628,12 +702,13 @@ def _check_format(meta: Mapping[str, Any], path: Path) -> None:
 
 def predict_run(run_dir: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
                 *, progress: bool = True) -> Path:
-    """Write ``scores`` (N, C) and, when the file has them, ``labels`` (N,) to ``out`` (HDF5)."""
+    """Write ``scores`` (N, C) and, when the file has them, ``labels`` (N,) to ``out`` (HDF5);
+    regression runs write ``predictions`` (N, 1) and ``targets`` (N, 1)."""
     run = load_run(run_dir)
     probs, labels = run.predict_proba(data, progress=progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_scores(out, probs, labels, run.class_names)
+    _write_scores(out, probs, labels, run.class_names, run.target["name"] if run.target else None)
     return out
 
 
@@ -644,14 +719,22 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | os.PathLike, *, out_dir
 
     run = load_run(run_dir)
     probs, labels = run.predict_proba(data, progress=progress)
+    out_dir = Path(out_dir) if out_dir else Path(run_dir) / f"eval-{Path(data).stem}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if run.target:
+        from colliderlab import plots
+
+        res = {"target": run.target["name"], **metrics.regression_metrics(probs[:, 0], labels[:, 0]),
+               "model": run.model_name, "data": str(data), **_meta_of_file(str(data))}
+        _write_json(out_dir / "results.json", res)
+        plots.plot_regression(probs[:, 0], labels[:, 0], out_dir / "regression.png", run.target["name"])
+        return res
     if labels is None:
         raise ValueError(f"{data} has no labels; use predict instead")
     res = score_metrics(probs, labels, run.class_names)
     res.update(model=run.model_name, data=str(data), **_meta_of_file(str(data)))
     if bootstrap and probs.shape[1] == 2:
         res["bootstrap"] = metrics.bootstrap_metrics(probs[:, 1], labels == 1, n=bootstrap)
-    out_dir = Path(out_dir) if out_dir else Path(run_dir) / f"eval-{Path(data).stem}"
-    out_dir.mkdir(parents=True, exist_ok=True)
     _write_json(out_dir / "results.json", res)
     _run_plots(out_dir, probs, labels, run.class_names, [], run.model_name)
     return res
