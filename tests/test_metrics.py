@@ -60,3 +60,28 @@ def test_sic_respects_minimum_background():
     np.testing.assert_allclose(sic, es_all[kept] / np.sqrt(eb_all[kept]))
     assert eb_all[kept].min() * 1000 >= 25  # never where fewer than 25 background events pass
     assert sic.max() > 1.0
+
+
+def test_ensemble_keeps_infinite_rejection_in_order_statistics():
+    """Two of three trainings left no background at eps_S = 0.3: the median is inf, not the one
+    finite value (dropping infinities would bias the ensemble median low)."""
+    runs = [{"r": np.inf}, {"r": 500.0}, {"r": np.inf}]
+    ens = metrics.ensemble_summary(runs)["r"]
+    assert ens["median"] == np.inf and ens["min"] == 500.0 and ens["mean"] == 500.0
+    ens = metrics.ensemble_summary([{"r": 100.0}, {"r": 300.0}, {"r": np.inf}])["r"]
+    assert ens["median"] == 300.0 and ens["std"] == pytest.approx(np.std([100, 300], ddof=1))
+
+
+def test_regression_metrics_response_and_resolution():
+    rng = np.random.default_rng(4)
+    true = rng.uniform(200, 800, 100_000)
+    pred = 1.05 * true * (1 + 0.1 * rng.normal(size=true.size))  # 5% high, 10% resolution
+    m = metrics.regression_metrics(pred, true)
+    assert m["response_median"] == pytest.approx(1.05, abs=0.003)
+    assert m["resolution"] == pytest.approx(0.10, abs=0.003)
+    assert m["bias"] == pytest.approx(0.05 * true.mean(), rel=0.05)
+    binned = metrics.response_in_bins(pred, true, np.linspace(200, 800, 7))
+    np.testing.assert_allclose(binned["response"], 1.05, atol=0.01)
+    assert metrics.regression_metrics(np.full(10, 3.0), np.arange(10.0))["r2"] < 0.0 + 1e-9
+    with pytest.raises(ValueError, match="not finite.*index 2"):
+        metrics.regression_metrics(np.array([1.0, 2.0, np.nan]), np.ones(3))

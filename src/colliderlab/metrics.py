@@ -149,19 +149,24 @@ def ensemble_summary(runs: list[dict[str, float]], keys: tuple[str, ...] | None 
 
 
 def _summarise(rows: list[dict[str, float]], stats: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Statistics per key. Order statistics (median, min, max, quantiles) keep infinite values
+    (a rejection with no background left is +inf and sorts last); mean and std use the finite ones."""
     out: dict[str, dict[str, float]] = {}
     keys = [k for k in (rows[0] if rows else {}) if all(k in r for r in rows)]
+    order = {"median": np.median, "min": np.min, "max": np.max,
+             "q16": lambda a: np.quantile(a, 0.16), "q84": lambda a: np.quantile(a, 0.84)}
+    moments = {"mean": np.mean, "std": lambda a: np.std(a, ddof=1) if len(a) > 1 else 0.0}
     for k in keys:
         v = np.array([float(r[k]) for r in rows])
-        v = v[np.isfinite(v)]
-        if not len(v):
-            out[k] = {st: float("nan") for st in stats}
-            continue
-        fns = {
-            "mean": np.mean, "median": np.median, "std": lambda a: np.std(a, ddof=1) if len(a) > 1 else 0.0,
-            "min": np.min, "max": np.max, "q16": lambda a: np.quantile(a, 0.16), "q84": lambda a: np.quantile(a, 0.84),
-        }
-        out[k] = {st: float(fns[st](v)) for st in stats}
+        v = v[~np.isnan(v)]
+        fin = v[np.isfinite(v)]
+        res = {}
+        for st in stats:
+            if st in order:
+                res[st] = float(order[st](v)) if len(v) else float("nan")
+            else:
+                res[st] = float(moments[st](fin)) if len(fin) else float("nan")
+        out[k] = res
     return out
 
 

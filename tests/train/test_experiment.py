@@ -200,3 +200,17 @@ def test_regression_head_learns_the_jet_mass(toptag_file, tmp_path):
         run_experiment(experiment_from_dict({**d, "data": {**d["data"], "target": "mass"}}), tmp_path / "c")
     with pytest.raises(ValueError, match="needs data.target"):
         run_experiment(experiment_from_dict(_exp(toptag_file, "dnn", rep, task="regression")), tmp_path / "d")
+
+
+def test_table_writes_a_bound_where_no_background_is_left():
+    from colliderlab.metrics import ensemble_summary
+    from colliderlab.train.benchmark import format_table
+
+    runs = [{"auc": 0.99, "accuracy": 0.95, "rejection_at_0.3": np.inf, "rejection_at_0.5": 400.0}] * 3
+    row = {"model": "part", "k": 3, **runs[0], "ensemble": ensemble_summary(runs), "params": 10,
+           "train_seconds": 1.0, "inference_jets_per_second": 1.0, "inference_jets_per_second_batch1": 1.0,
+           "n_background_test": 2999}
+    sample = {"detector": "atlas-like", "mpi": False, "n_jets": 40000, "n_train": 28000, "n_test": 6000,
+              "ensemble": 3, "preset": "lite"}
+    table = format_table({"models": [row], "sample": sample})
+    assert "| > 2,999 |" in table and "nan" not in table and "400.0 (0.0)" in table

@@ -186,7 +186,9 @@ class ClassAttentionBlock(ParticleAttentionBlock):
         self, cls: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:  # type: ignore[override]
         u = self.pre_attn_norm(torch.cat([cls, x], 1))  # (B, 1 + N, C)
-        cls = cls + self.drop(self.post_attn_norm(self.attn(u[:, :1], u, bias=bias)))  # (B, 1, C)
+        # the query is the raw class token, keys/values the normalised [cls, particles] (CaiT,
+        # arXiv:2103.17239, as ParT's reference implementation does)
+        cls = cls + self.drop(self.post_attn_norm(self.attn(cls, u, bias=bias)))  # (B, 1, C)
         return torch.addcmul(self.drop(self.ffn(cls)), cls, self.resid_scale)  # (B, 1, C)
 
 

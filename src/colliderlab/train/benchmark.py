@@ -10,6 +10,7 @@ benchmark can be stopped and restarted.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -156,6 +157,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
             ),
             ensemble=ens,
             representation=runs[0].get("representation"),
+            n_background_test=runs[0].get("n_background_test"),
         )
         rows.append(row)
     sample_info = {
@@ -185,7 +187,11 @@ def format_table(result: Mapping[str, Any]) -> str:
         e = r["ensemble"]
 
         def cell(key: str, fmt: str, e: Mapping[str, Any] = e, r: Mapping[str, Any] = r) -> str:
-            return f"{r[key]:{fmt}} ({e[key]['std']:{fmt}})"
+            v, sd = r[key], e[key]["std"]
+            if math.isinf(v):  # no background jet left at this efficiency: 1/eps_B > N_bkg
+                n_bkg = r.get("n_background_test")
+                return f"> {n_bkg:,}" if n_bkg else "inf"
+            return f"{v:{fmt}} ({sd:{fmt}})" if math.isfinite(sd) else f"{v:{fmt}}"
 
         lines.append(
             f"| {r['model']} | {r.get('k', s['ensemble'])} | {cell('auc', '.4f')} | {cell('accuracy', '.4f')} | {cell('rejection_at_0.3', '.0f')} | "
