@@ -58,11 +58,11 @@ def main() -> None:
     a = ap.parse_args()
 
     from colliderlab import metrics
+    from colliderlab.train.benchmark import run_ensemble
     from colliderlab.train.experiment import (
         DataConfig,
         ExperimentConfig,
         ModelSection,
-        run_experiment,
     )
     from colliderlab.train.trainer import TrainerConfig
 
@@ -70,22 +70,18 @@ def main() -> None:
     rows = []
     for name in a.variants.split(","):
         model, preset, options, rep = VARIANTS[name]
-        runs = []
-        for k in range(a.ensemble):
-            run_dir = Path(a.out_dir) / name / f"seed{k}"
-            done = run_dir / "results.json"
-            if done.exists():
-                runs.append(json.loads(done.read_text()))
-                continue
-            cfg = ExperimentConfig(
+
+        def experiment(k: int, name: str = name, model: str = model, preset: str = preset,
+                       options: dict = options, rep: dict = rep) -> ExperimentConfig:
+            return ExperimentConfig(
                 name=f"w-{name}-seed{k}",
                 data=DataConfig(path=str(sample)),
                 representation=rep,
                 model=ModelSection(model, preset, options),
                 trainer=TrainerConfig(epochs=a.epochs, batch_size=128, lr=2e-3, patience=3, seed=k, progress=False),
             )
-            runs.append(run_experiment(cfg, run_dir, progress=False))
-            print(f"{name} seed {k}: AUC {runs[-1]['auc']:.4f} R50 {runs[-1]['rejection_at_0.5']:.1f}", flush=True)
+
+        runs = run_ensemble(experiment, Path(a.out_dir) / name, a.ensemble, report=True)
         ens = metrics.ensemble_summary(runs, ("auc", "rejection_at_0.5"))
         rows.append({"variant": name, "auc": ens["auc"]["median"], "auc_std": ens["auc"]["std"],
                      "rejection_at_0.5": ens["rejection_at_0.5"]["median"], "params": runs[0]["params"],

@@ -187,7 +187,7 @@ def test_regression_head_learns_the_jet_mass(toptag_file, tmp_path):
     assert (run / "plots" / "regression.png").exists()
     with h5py.File(run / "test_scores.h5") as f:
         pred, true = f["predictions"][:, 0], f["targets"][:, 0]
-    assert 50 < np.median(true) < 250  # GeV, not standardised units
+    assert 50 < np.median(true) < 250 and 50 < np.median(pred) < 250  # GeV, not standardised units
     # the run directory alone predicts in GeV, and evaluate reports the same metrics
     out, targets = load_run(run).predict_proba(toptag_file)
     assert out.shape == (len(targets), 1)

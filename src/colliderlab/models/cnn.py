@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from colliderlab.models.dnn import check_input, make_mlp
 from colliderlab.models.registry import register_model
+from colliderlab.nn.layers import check_input, head
 
 __all__ = ["CNNConfig", "CNN", "ResNetConfig", "ResNet"]
 
@@ -133,11 +133,11 @@ class CNN(nn.Module):
             prev = ch
         self.features = nn.Sequential(*layers)
         flat = prev * config.feature_map_size() ** 2
-        self.head = make_mlp(flat, tuple(config.dense), config.n_classes, dropout=config.dropout)
+        self.head = head(flat, tuple(config.dense), config.n_classes, dropout=config.dropout)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         c = self.config
-        check_input("image", image, f"(B, {c.in_channels}, {c.image_size}, {c.image_size})", 4)
+        check_input("image", image, ("B", c.in_channels, c.image_size, c.image_size), "cnn")
         if tuple(image.shape[1:]) != (c.in_channels, c.image_size, c.image_size):
             raise ValueError(
                 f"input 'image' must have shape (B, {c.in_channels}, {c.image_size}, "
@@ -226,7 +226,7 @@ class ResNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         c = self.config
-        check_input("image", image, f"(B, {c.in_channels}, H, W)", 4)
+        check_input("image", image, ("B", c.in_channels, "H", "W"), "resnet")
         if image.shape[1] != c.in_channels:
             raise ValueError(
                 f"input 'image' must have shape (B, {c.in_channels}, H, W), got {tuple(image.shape)}"

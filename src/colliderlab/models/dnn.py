@@ -31,40 +31,9 @@ import torch
 from torch import nn
 
 from colliderlab.models.registry import register_model
+from colliderlab.nn.layers import check_input, head
 
-__all__ = ["DNNConfig", "DNN", "NSubDNNConfig", "NSubDNN", "make_mlp", "check_input"]
-
-
-def make_mlp(
-    in_dim: int,
-    hidden: tuple[int, ...],
-    out_dim: int | None,
-    *,
-    batch_norm: bool = False,
-    dropout: float = 0.0,
-) -> nn.Sequential:
-    """``Linear -> [BatchNorm1d] -> ReLU -> [Dropout]`` for each width in ``hidden``, then an optional
-    plain ``Linear(hidden[-1], out_dim)`` head. Maps (B, in_dim) to (B, out_dim or hidden[-1])."""
-    layers: list[nn.Module] = []
-    prev = in_dim
-    for width in hidden:
-        layers.append(nn.Linear(prev, width))
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(width))
-        layers.append(nn.ReLU())
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        prev = width
-    if out_dim is not None:
-        layers.append(nn.Linear(prev, out_dim))
-    return nn.Sequential(*layers)
-
-
-def check_input(name: str, t: torch.Tensor, expected: str, ndim: int, last: int | None = None) -> None:
-    """Raise a ``ValueError`` naming ``name`` and its expected shape when ``t`` has ``ndim`` != t.ndim
-    or a last axis other than ``last``. Python-level only (no device sync)."""
-    if t.dim() != ndim or (last is not None and t.shape[-1] != last):
-        raise ValueError(f"input {name!r} must have shape {expected}, got {tuple(t.shape)}")
+__all__ = ["DNNConfig", "DNN", "NSubDNNConfig", "NSubDNN"]
 
 
 def _check_common(n_classes: int, n_features: int, dropout: float) -> None:
@@ -111,13 +80,13 @@ class DNN(nn.Module):
     def __init__(self, config: DNNConfig) -> None:
         super().__init__()
         self.config = config
-        self.net = make_mlp(
+        self.net = head(
             config.n_features, tuple(config.hidden), config.n_classes,
             batch_norm=config.batch_norm, dropout=config.dropout,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input("x", x, f"(B, {self.config.n_features})", 2, self.config.n_features)
+        check_input("x", x, ("B", self.config.n_features), "dnn")
         return self.net(x)  # (B, n_classes)
 
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from colliderlab.models.dnn import check_input, make_mlp
 from colliderlab.models.registry import register_model
+from colliderlab.nn.layers import check_input, head
 
 __all__ = ["RecNNConfig", "RecNN"]
 
@@ -88,7 +88,7 @@ class RecNN(nn.Module):
         if config.gated:
             self.w_r = nn.Linear(3 * d, 3 * d)
             self.w_z = nn.Linear(4 * d, 4 * d)
-        self.classifier = make_mlp(d, tuple(config.classifier), config.n_classes, dropout=config.dropout)
+        self.classifier = head(d, tuple(config.classifier), config.n_classes, dropout=config.dropout)
 
     def combine(self, h_l: torch.Tensor, h_r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Embedding of internal nodes from their children's embeddings and own content.
@@ -142,12 +142,9 @@ class RecNN(nn.Module):
         mask: torch.Tensor,
         root: torch.Tensor,
     ) -> torch.Tensor:
-        f = self.config.n_features
-        check_input("x", x, f"(B, M, {f})", 3, f)
+        check_input("x", x, ("B", "M", self.config.n_features), "recnn")
         b, m = x.shape[:2]
-        check_input("children", children, f"({b}, {m}, 2) (B, M, 2)", 3, 2)
         for name, t, want in (("children", children, (b, m, 2)), ("level", level, (b, m)),
                               ("mask", mask, (b, m)), ("root", root, (b,))):
-            if tuple(t.shape) != want:
-                raise ValueError(f"input {name!r} must have shape {want}, got {tuple(t.shape)}")
+            check_input(name, t, want, "recnn")
         return self.classifier(self.embed(x, children.long(), level.long(), mask, root.long()))  # (B, n_classes)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from colliderlab.models.dnn import check_input, make_mlp
 from colliderlab.models.registry import register_model
+from colliderlab.nn.layers import check_input, head
 
 __all__ = ["RNNConfig", "LSTMTagger", "GRUTagger"]
 
@@ -70,13 +70,11 @@ class _RecurrentTagger(nn.Module):
             config.n_features, config.hidden, num_layers=config.num_layers, batch_first=True,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
-        self.head = make_mlp(config.hidden, tuple(config.dense), config.n_classes, dropout=config.dropout)
+        self.head = head(config.hidden, tuple(config.dense), config.n_classes, dropout=config.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        f = self.config.n_features
-        check_input("x", x, f"(B, N, {f})", 3, f)
-        if tuple(mask.shape) != tuple(x.shape[:2]):
-            raise ValueError(f"input 'mask' must have shape {tuple(x.shape[:2])} (B, N), got {tuple(mask.shape)}")
+        check_input("x", x, ("B", "N", self.config.n_features), type(self).__name__)
+        check_input("mask", mask, tuple(x.shape[:2]), type(self).__name__)
         mask = mask.bool()
         x = x * mask.unsqueeze(-1).to(x.dtype)  # (B, N, F) padded slots exactly zero
         out, _ = self.rnn(x)  # (B, N, H)

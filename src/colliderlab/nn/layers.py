@@ -60,14 +60,19 @@ def head(
     n_out: int,
     activation: Callable[[], nn.Module] = nn.ReLU,
     dropout: float = 0.0,
+    batch_norm: bool = False,
 ) -> nn.Sequential:
-    """Classifier head ``(Linear -> act -> Dropout) * len(hidden) -> Linear``.
+    """Classifier head ``(Linear -> [BatchNorm1d] -> act -> [Dropout]) * len(hidden) -> Linear``.
 
-    Acts on the last axis, (..., in_dim) -> (..., n_out); with ``hidden == ()`` a single linear map.
+    Acts on the last axis, (..., in_dim) -> (..., n_out) (with ``batch_norm`` only (B, in_dim));
+    with ``hidden == ()`` a single linear map.
     """
     layers: list[nn.Module] = []
     for width in hidden:
-        layers += [nn.Linear(in_dim, width), activation()]
+        layers.append(nn.Linear(in_dim, width))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(activation())
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         in_dim = width

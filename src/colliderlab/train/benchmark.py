@@ -13,7 +13,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from colliderlab.train.experiment import DataConfig, ExperimentConfig, ModelSection, run_experiment
 from colliderlab.train.trainer import TrainerConfig
 
-__all__ = ["BenchmarkConfig", "DEFAULT_MODELS", "MODEL_SETUPS", "run_benchmark", "format_table", "ensure_toptag_sample"]
+__all__ = ["BenchmarkConfig", "DEFAULT_MODELS", "MODEL_SETUPS", "run_benchmark", "run_ensemble", "format_table", "ensure_toptag_sample"]
 
 # Representation and trainer settings per model for the CPU ("lite") benchmark: the graph and
 # attention models see the 64 hardest constituents (the 90% quantile of the multiplicity of the
@@ -114,6 +114,41 @@ def _experiment(cfg: BenchmarkConfig, model: str, k: int, sample: Path) -> Exper
     )
 
 
+def run_ensemble(
+    make_experiment: Callable[[int], ExperimentConfig],
+    out_dir: str | os.PathLike,
+    k: int,
+    *,
+    train: bool = True,
+    progress: bool = False,
+    report: bool = False,
+) -> list[dict[str, Any]]:
+    """K trainings ``make_experiment(0..k-1)`` into ``out_dir/seed{i}``; their ``results.json``.
+
+    A training whose results are already on disk is read, not redone, so an interrupted ensemble
+    resumes where it stopped; with ``train=False`` only finished trainings are returned.
+    ``progress`` shows the trainings' progress bars, ``report`` prints one line per training.
+    """
+    runs = []
+    for i in range(k):
+        run_dir = Path(out_dir) / f"seed{i}"
+        done = run_dir / "results.json"
+        if done.exists():
+            runs.append(json.loads(done.read_text()))
+            continue
+        if not train:
+            continue
+        cfg = make_experiment(i)
+        t0 = time.perf_counter()
+        res = run_experiment(cfg, run_dir, progress=progress)
+        res["wall_seconds"] = time.perf_counter() - t0
+        runs.append(res)
+        if report:
+            print(f"{cfg.name}: AUC {res['auc']:.4f}, 1/eB@0.3 {res['rejection_at_0.3']:.0f}, "
+                  f"1/eB@0.5 {res['rejection_at_0.5']:.1f}, {res['train_seconds']:.0f} s", flush=True)
+    return runs
+
+
 def run_benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
     """Train every model ``cfg.ensemble`` times; returns ``{"models": [...], "sample": {...}}``.
 
@@ -127,22 +162,10 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
     rows = []
     first: dict[str, Any] = {}
     for model in cfg.models:
-        runs = []
-        for k in range(cfg.ensemble):
-            run_dir = Path(cfg.out_dir) / model / f"seed{k}"
-            done = run_dir / "results.json"
-            if done.exists():
-                runs.append(json.loads(done.read_text()))
-                continue
-            if not cfg.train:
-                continue
-            t0 = time.perf_counter()
-            res = run_experiment(_experiment(cfg, model, k, sample), run_dir, progress=cfg.progress)
-            res["wall_seconds"] = time.perf_counter() - t0
-            runs.append(res)
-            if cfg.progress:
-                print(f"{model} seed {k}: AUC {res['auc']:.4f}, 1/eB@0.3 {res['rejection_at_0.3']:.0f}, "
-                      f"{res['train_seconds']:.0f} s", flush=True)
+        runs = run_ensemble(
+            lambda k, model=model: _experiment(cfg, model, k, sample), Path(cfg.out_dir) / model,
+            cfg.ensemble, train=cfg.train, progress=cfg.progress, report=cfg.progress,
+        )
         if not runs:
             continue
         first = runs[0]
