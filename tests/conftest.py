@@ -48,3 +48,38 @@ def boson_jets(tmp_path_factory):
     config = GenConfig(mpi=False, detector="atlas-like", seed=202, chunk_events=100, n_particles=128)
     generate_dataset(("w", "z", "higgs", "qcd"), config, 60, path, workers=1, progress=False)
     return read_h5(path)
+
+
+# Small but physical settings of each representation for the tests.
+TEST_REPRESENTATION = {
+    "observables": {"names": ("mass", "mass_sd", "tau21", "tau32", "n_constituents", "girth", "ptd")},
+    "nsub": {},
+    "efp": {"max_degree": 3},
+    "image": {"size": 40},
+    "particles": {"n_particles": 32},
+    "sequence": {"n_particles": 32},
+    "tree": {"n_particles": 32},
+}
+
+
+@pytest.fixture(scope="session")
+def rep_data(toptag_jets):  # shared by the registry-driven model and export tests
+    """Standardised representation arrays of the fixture's jets, per kind (computed lazily)."""
+    from colliderlab.data.dataset import ArrayDataset, Standardizer
+    from colliderlab.features.representations import representation_config
+
+    cache: dict[str, ArrayDataset] = {}
+
+    def get(kind: str) -> ArrayDataset:
+        if kind not in cache:
+            rep = representation_config(kind, **TEST_REPRESENTATION.get(kind, {}))
+            if hasattr(rep, "resolve"):
+                rep = rep.resolve(toptag_jets)
+            arrays = rep.compute(toptag_jets)
+            std = Standardizer.fit(arrays, rep.standardize)
+            ds = ArrayDataset(std.apply(arrays), toptag_jets.label.astype(np.int64), toptag_jets.label_names)
+            ds.meta["dims"] = rep.dims(arrays)
+            cache[kind] = ds
+        return cache[kind]
+
+    return get

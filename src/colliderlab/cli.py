@@ -10,6 +10,8 @@
     colliderlab evaluate RUN_DIR --data FILE
     colliderlab predict RUN_DIR --data FILE --out SCORES.h5
     colliderlab benchmark toptag [--n-jets N] [--models a,b] [--ensemble K] [--json]
+    colliderlab export RUN_DIR --to onnx|torch-export|hls4ml|conifer [--data FILE]
+                      [--config OPTIONS.yaml] [--set key=value ...]
 """
 
 from __future__ import annotations
@@ -86,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--data", required=True, help="jet file (any format colliderlab reads)")
     p.add_argument("--out", required=True, help="output HDF5: scores (N, C), labels (N,) when known")
+
+    p = sub.add_parser("export", help="export a trained run: ONNX, torch.export, hls4ml or conifer")
+    p.add_argument("run_dir")
+    p.add_argument("--to", required=True, help="onnx, torch-export, hls4ml or conifer")
+    p.add_argument("--out", help="output folder (default RUN_DIR/export)")
+    p.add_argument("--data", help="jets for the parity check (default: the run's training file)")
+    p.add_argument("--n-jets", type=int, default=256, help="jets compared in the parity check")
+    p.add_argument("--config", help="YAML of format options (hls4ml: precision, reuse factor, per-layer ...)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="one format option, e.g. --set reuse_factor=2 (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     p = sub.add_parser("benchmark", help="train every model on one sample and print the comparison table")
     p.add_argument("task", choices=["toptag"])
@@ -241,6 +254,31 @@ def _cmd_benchmark(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(a: argparse.Namespace) -> int:
+    import yaml
+
+    from colliderlab.export.api import export_run
+    from colliderlab.train.experiment import apply_overrides
+
+    options = {}
+    if a.config:
+        with open(a.config) as f:
+            options = yaml.safe_load(f) or {}
+        if not isinstance(options, dict):
+            raise TypeError(f"{a.config} must hold a mapping of option names to values")
+    options = apply_overrides(options, a.overrides)
+    res = export_run(a.run_dir, a.to, out_dir=a.out, data=a.data, n_jets=a.n_jets, options=options)
+    if a.json:
+        print(json.dumps(res, default=float))
+    else:
+        par = res.get("parity", {})
+        print(f"wrote {res.get('file') or res.get('output_dir')}")
+        for k in ("max_abs_diff_scores", "max_abs_diff_logits"):
+            if k in par:
+                print(f"{k:>24}: {par[k]:.3g}")
+    return 0
+
+
 _COMMANDS = {
     "generate": _cmd_generate,
     "inspect": _cmd_inspect,
@@ -251,6 +289,7 @@ _COMMANDS = {
     "evaluate": _cmd_evaluate,
     "predict": _cmd_predict,
     "benchmark": _cmd_benchmark,
+    "export": _cmd_export,
 }
 
 
@@ -259,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
-    except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError) as e:
+    except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError) as e:
         print(f"colliderlab {args.command}: error: {e}", file=sys.stderr)
         return 2
 

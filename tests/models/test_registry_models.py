@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from colliderlab.data.dataset import ArrayDataset, Standardizer, split_indices  # noqa: E402
-from colliderlab.features.representations import representation_config  # noqa: E402
+from colliderlab.data.dataset import ArrayDataset, split_indices  # noqa: E402
 from colliderlab.metrics import auc  # noqa: E402
 from colliderlab.models.registry import (  # noqa: E402
     build_config,
@@ -27,38 +25,6 @@ from colliderlab.models.registry import (  # noqa: E402
 from colliderlab.train.trainer import Trainer, TrainerConfig, softmax  # noqa: E402
 
 MODELS = list_models()
-# Small but physical settings of each representation for the tests.
-TEST_REPRESENTATION = {
-    "observables": {"names": ("mass", "mass_sd", "tau21", "tau32", "n_constituents", "girth", "ptd")},
-    "nsub": {},
-    "efp": {"max_degree": 3},
-    "image": {"size": 40},
-    "particles": {"n_particles": 32},
-    "sequence": {"n_particles": 32},
-    "tree": {"n_particles": 32},
-}
-
-
-@pytest.fixture(scope="session")
-def rep_data(toptag_jets):
-    """Standardised representation arrays of the fixture's jets, per kind (computed lazily)."""
-    cache: dict[str, ArrayDataset] = {}
-
-    def get(kind: str) -> ArrayDataset:
-        if kind not in cache:
-            rep = representation_config(kind, **TEST_REPRESENTATION.get(kind, {}))
-            if hasattr(rep, "resolve"):
-                rep = rep.resolve(toptag_jets)
-            arrays = rep.compute(toptag_jets)
-            std = Standardizer.fit(arrays, rep.standardize)
-            ds = ArrayDataset(std.apply(arrays), toptag_jets.label.astype(np.int64), toptag_jets.label_names)
-            ds.meta["dims"] = rep.dims(arrays)
-            cache[kind] = ds
-        return cache[kind]
-
-    return get
-
-
 def _build(name: str, rep_data, n_classes: int = 2, seed: int = 0):
     spec = model_spec(name)
     ds = rep_data(spec.representations[0])

@@ -73,6 +73,11 @@ class ParticleNet(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.head = head(c_in, config.fc_dims, config.n_classes, dropout=config.dropout)
 
+    @property
+    def export_min_particles(self) -> int:
+        """Exported programs need more particle slots than neighbours (k + 1)."""
+        return self.config.k + 1
+
     def forward(self, x: torch.Tensor, coords: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         check_input("x", x, ("B", "N", self.config.n_features), "particlenet")
         check_input("coords", coords, (x.shape[0], x.shape[1], 2), "particlenet")

@@ -111,6 +111,6 @@ class EnergyFlowNetwork(nn.Module):
         check_input("coords", coords, ("B", "N", 2), "efn")
         check_input("p4", p4, (coords.shape[0], coords.shape[1], 4), "efn")
         check_input("mask", mask, (coords.shape[0], coords.shape[1]), "efn")
-        pt = torch.hypot(p4[..., 1], p4[..., 2]) * mask.to(p4.dtype)  # (B, N)
+        pt = torch.sqrt(p4[..., 1] ** 2 + p4[..., 2] ** 2) * mask.to(p4.dtype)  # (B, N); ONNX has no Hypot
         z = pt / pt.sum(1, keepdim=True).clamp(min=1e-12)  # (B, N)
         return self.f(torch.einsum("bnl,bn->bl", self.phi(coords), z))  # (B, n_classes)

@@ -78,6 +78,11 @@ class RecNN(nn.Module):
     """
 
     input_names = ("x", "children", "level", "mask", "root")
+    export_unsupported = (
+        "the level-by-level recursion runs a data-dependent number of steps "
+        "(torch.bincount(level).tolist() sets the loop), which a static ONNX/torch.export graph "
+        "cannot trace"
+    )
 
     def __init__(self, config: RecNNConfig) -> None:
         super().__init__()

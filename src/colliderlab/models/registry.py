@@ -12,6 +12,10 @@ Every registered model is a ``torch.nn.Module`` built from one frozen config dat
   the published one, given as ``paper_params``) and ``"lite"`` (fast on a CPU).
 
 ``forward`` returns (B, n_classes) logits (or (B, n_outputs) for regression heads).
+
+Optional export metadata (read by :mod:`colliderlab.export.onnx`): ``export_unsupported``, a
+sentence saying which operation no static graph can express, and ``export_min_particles``, the
+smallest particle count an exported program accepts.
 """
 
 from __future__ import annotations

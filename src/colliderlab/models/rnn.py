@@ -62,6 +62,7 @@ class _RecurrentTagger(nn.Module):
 
     input_names = ("x", "mask")
     cell: type[nn.Module] = nn.LSTM
+    export_static_particles = "torch.export unrolls the recurrence over a fixed sequence length"
 
     def __init__(self, config: RNNConfig) -> None:
         super().__init__()

@@ -47,7 +47,8 @@ def knn(
         if mask is not None:
             dist.masked_fill_(~mask.unsqueeze(1), inf)
         if exclude_self:
-            dist.diagonal(dim1=1, dim2=2).fill_(inf)
+            eye = torch.eye(n, dtype=torch.bool, device=p.device)  # (N, N); out of place: exportable
+            dist = dist.masked_fill(eye, inf)
         d, idx = dist.topk(kk, dim=-1, largest=False)  # (B, N, k')
         valid = torch.isfinite(d)  # (B, N, k')
     return idx, valid

@@ -38,23 +38,28 @@ __all__ = [
 ]
 
 PAIR_FEATURE_NAMES = ("ln_delta", "ln_kt", "ln_z", "ln_m2")
+_F32_NOISE = 4.0 * 2.0**-23  # 4 float32 epsilons, relative to E^2
 _TINY = 1e-20
 
 
 def particle_kinematics(p4: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """``(pt, y, phi, m2)`` of four-momenta ``(..., 4)`` = (E, px, py, pz), each ``(...)``, float32.
 
-    Zero four-momenta (padding) give zeros. ``m2`` is clamped at 0.
+    Zero four-momenta (padding) give zeros. ``m2`` is clamped at 0, and set to 0 below the
+    rounding noise of float32 four-momenta (4 eps E^2): a 300 GeV massless particle stored in
+    float32 has a "mass" (E - p)(E + p) of order 0.02 GeV^2 whose value depends on the order of
+    operations (eager PyTorch vs ONNX Runtime), not on the physics. ``pt`` and ``m2`` are computed
+    in float64; the well-conditioned rapidity and azimuth in float32.
     """
-    p4 = p4.float()
-    e, px, py, pz = p4.unbind(-1)
-    pt = torch.hypot(px, py)
-    p = torch.hypot(pt, pz)
-    m2 = ((e - p) * (e + p)).clamp(min=0.0)
+    e, px, py, pz = p4.double().unbind(-1)
+    pt = torch.sqrt(px * px + py * py)  # not torch.hypot: ONNX has no Hypot
+    p = torch.sqrt(pt * pt + pz * pz)
+    m2 = (e - p) * (e + p)
+    m2 = torch.where(m2 > _F32_NOISE * e * e, m2, torch.zeros_like(m2))  # noise -> exactly 0
     mt = torch.sqrt(m2 + pt * pt).clamp(min=_TINY)
-    y = torch.asinh(pz / mt)
-    phi = torch.atan2(py, px)
-    return pt, y, phi, m2
+    y = torch.asinh((pz / mt).float())  # well conditioned: float32 (ONNX Runtime has no double Asinh)
+    phi = torch.atan2(py.float(), px.float())
+    return pt.float(), y, phi, m2.float()
 
 
 def _pair_lorentz(

@@ -1,0 +1,124 @@
+"""``colliderlab export RUN_DIR --to FORMAT``: a trained run directory to a deployable artefact.
+
+Everything lands in ``RUN_DIR/export/`` (or ``--out``)::
+
+    export/
+      model.onnx            --to onnx: dynamic batch (and particle) axes
+      model.pt2             --to torch-export
+      hls4ml/               --to hls4ml: the full HLS project (synthesise with the vendor tools)
+      conifer/              --to conifer: the BDT's HLS/C++ project
+      onnx.json, torch-export.json, hls4ml.json, conifer.json
+                            one summary per format: what a deployer needs (input names and
+                            dynamic axes, the representation and its normalisation (mean/std
+                            per array), class names) and what was lost: parity against PyTorch
+                            (or xgboost) measured on real jets
+
+Parity is measured on the first jets of ``--data`` (default: the run's training file) at several
+batch sizes and particle counts; ``max_abs_diff_scores`` compares softmax scores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FORMATS", "export_run"]
+
+FORMATS = ("onnx", "torch-export", "hls4ml", "conifer")
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+
+
+def _data_path(run: Any, data: str | os.PathLike | None) -> str:
+    path = data or (run.config.get("data") or {}).get("path")
+    if not path or not Path(path).exists():
+        raise FileNotFoundError(
+            f"parity needs real jets: pass --data FILE (the run's training file {path!r} is not there)"
+        )
+    return str(path)
+
+
+def export_run(
+    run_dir: str | os.PathLike,
+    to: str,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    data: str | os.PathLike | None = None,
+    n_jets: int = 256,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Export a trained run; returns (and writes) the ``<format>.json`` summary.
+
+    Args:
+        to: one of :data:`FORMATS`.
+        data: jets for the parity check (any format the readers know); default the training file.
+        n_jets: how many of its first jets to compare on.
+        options: format-specific settings (hls4ml: an ``HLSConfig`` dict; conifer: precision ...).
+    Raises:
+        KeyError: an unknown format (the valid ones are listed).
+        colliderlab.export.onnx.ExportError: the model cannot be expressed in that format.
+    """
+    if to not in FORMATS:
+        raise KeyError(f"unknown export format {to!r}; valid: {', '.join(FORMATS)}")
+    from colliderlab.train.experiment import load_run
+
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    out = Path(out_dir) if out_dir else run_dir / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    options = dict(options or {})
+    if to == "hls4ml":
+        from colliderlab.export.hls import HLSConfig, export_hls_run
+
+        cfg = HLSConfig.from_dict({"output_dir": str(out / "hls4ml"), **options})
+        return export_hls_run(run_dir, cfg, data=data)
+    if to == "conifer":
+        from colliderlab.export.bdt import export_bdt_run
+
+        return export_bdt_run(run_dir, out_dir=out / "conifer", data=data, **options)
+    if run.is_baseline:
+        raise ValueError(
+            f"{run.model_name} is a {'BDT' if run.model_name == 'bdt' else 'non-torch'} baseline, "
+            f"not a torch model: {'use --to conifer' if run.model_name == 'bdt' else 'nothing to export'}"
+        )
+    from colliderlab.data.dataset import build_dataset
+    from colliderlab.export import onnx as ox
+
+    ds, _ = build_dataset(_data_path(run, data), run.representation, stop=n_jets)
+    arrays = run.standardizer.apply(ds.arrays)
+    model = run.model.cpu().eval()
+    spec = ox.export_spec(model, run.representation.kind, arrays)
+    inputs = ox.example_inputs(arrays, spec, min(16, len(ds)))
+    if to == "onnx":
+        path = ox.export_onnx(model, inputs, out / "model.onnx", spec, **options)
+        program = ox.onnx_session(path)
+    else:
+        path = ox.export_program(model, inputs, out / "model.pt2", spec, **options)
+        spec = ox.program_spec(model, spec)
+        program = ox.load_program(path)
+    report = ox.parity(model, program, arrays, spec)
+    summary = {
+        "format": to,
+        "file": str(path),
+        "model": run.model_name,
+        **spec.to_dict(),
+        "representation_config": _rep_dict(run.representation),
+        "standardizer": run.standardizer.to_dict(),
+        "class_names": list(run.class_names),
+        "target": run.target,
+        "parity": {**report, "data": str(_data_path(run, data)), "n_jets": len(ds)},
+    }
+    _write_json(out / f"{to}.json", summary)
+    return summary
+
+
+def _rep_dict(rep: Any) -> dict[str, Any]:
+    from colliderlab.features.representations import representation_to_dict
+
+    return representation_to_dict(rep)
