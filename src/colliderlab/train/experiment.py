@@ -25,7 +25,8 @@ Regression: ``data.target`` (a name from :data:`colliderlab.features.targets.TAR
 
 CHECKPOINT KEYS: ``format``, ``colliderlab_version``, ``model_name``, ``model_config`` (dict),
 ``representation`` (dict with ``kind``), ``standardizer`` (mean/std per array), ``class_names``,
-``task``, ``target`` (regression: name, mean, std of the target; else None), ``trainer_config``, ``model_state``, ``epoch``, ``step``, ``history``.
+``task``, ``target`` (regression: name, mean, std of the target; else None), ``quantization``
+(QAT formats or None), ``trainer_config``, ``model_state``, ``epoch``, ``step``, ``history``.
 
 Example experiment::
 
@@ -102,18 +103,22 @@ class ModelSection:
 @dataclass(frozen=True)
 class ExperimentConfig:
     """A whole experiment. ``representation`` is ``{kind: ..., options...}``; empty picks the
-    model's default representation."""
+    model's default representation. ``quantization`` (e.g. ``{weights: "ap_fixed<8,2>",
+    activations: "ap_fixed<10,5>"}``) trains the model quantisation-aware
+    (:func:`colliderlab.export.quantize.prepare_qat`); empty trains in floating point."""
 
     name: str = "experiment"
     data: DataConfig = field(default_factory=DataConfig)
     representation: Mapping[str, Any] = field(default_factory=dict)
     model: ModelSection = field(default_factory=ModelSection)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    quantization: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["model"]["options"] = dict(self.model.options)
         d["representation"] = dict(self.representation)
+        d["quantization"] = dict(self.quantization)
         return _plain(d)
 
 
@@ -178,12 +183,18 @@ def experiment_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
     model = d.get("model") or {}
     if isinstance(model, Mapping) and "options" in model and not isinstance(model["options"], Mapping):
         raise TypeError("'model.options' must be a mapping of model-config fields to values")
+    quant = d.get("quantization") or {}
+    if quant:
+        from colliderlab.export.quantize import QuantConfig
+
+        quant = QuantConfig.from_dict(quant).to_dict()  # unknown keys / bad formats fail here
     return ExperimentConfig(
         name=str(d.get("name", "experiment")),
         data=_section(DataConfig, d.get("data"), "data"),
         representation=dict(rep),
         model=_section(ModelSection, model, "model"),
         trainer=_section(TrainerConfig, d.get("trainer"), "trainer"),
+        quantization=dict(quant),
     )
 
 
@@ -364,6 +375,8 @@ def _write_scores(path: Path, scores: np.ndarray, labels: np.ndarray | None, cla
 def resolve_task(cfg: ExperimentConfig) -> ExperimentConfig:
     """``data.target`` makes the experiment a regression; check that the pieces agree."""
     target = cfg.data.target
+    if cfg.quantization and _is_baseline(cfg.model.name):
+        raise ValueError(f"quantization-aware training needs a torch model; {cfg.model.name!r} is a baseline")
     if target is None:
         if cfg.trainer.task == "regression":
             from colliderlab.features.targets import TARGETS
@@ -486,6 +499,11 @@ def run_experiment(
         torch.manual_seed(cfg.trainer.seed)
         model = spec.cls(mconf)
         meta["model_config"] = _plain(asdict(mconf))
+        meta["quantization"] = dict(cfg.quantization) or None
+        if cfg.quantization:
+            from colliderlab.export.quantize import QuantConfig, prepare_qat
+
+            prepare_qat(model, QuantConfig.from_dict(cfg.quantization))
         trainer = Trainer(model, cfg.trainer, run_dir, meta=meta)
         result = trainer.fit(train, val, resume=resume)
         history = result.history
@@ -683,6 +701,10 @@ def load_run(run_dir: str | os.PathLike, *, checkpoint: str = "best", device: st
     ck = torch.load(ck_path, map_location=device, weights_only=False)
     _check_format(ck, ck_path)
     model = model_from_config(ck["model_name"], ck["model_config"])
+    if ck.get("quantization"):
+        from colliderlab.export.quantize import QuantConfig, prepare_qat
+
+        prepare_qat(model, QuantConfig.from_dict(ck["quantization"]))
     model.load_state_dict(ck["model_state"])
     model.to(device).eval()
     return LoadedRun(run_dir, model, ck["model_name"], representation_from_dict(ck["representation"]),
