@@ -66,7 +66,6 @@ def _inputs(name: str, preset: str, path: str, n_jets: int):
 
 def _tile(tensors, names, batch):
     """The first ``batch`` jets (repeated if the sample is smaller), in ``names`` order."""
-    import torch
 
     out = []
     for k in names:
