@@ -7,7 +7,7 @@ RUN_STAMP  := $(VENV)/.stamp-run
 TEST_STAMP := $(VENV)/.stamp-test
 PYTEST_ARGS ?=
 
-.PHONY: run test test-all lint bench clean-venv
+.PHONY: run test test-all lint bench clean-venv deps-export
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,17 +18,25 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml,export,dev]'
 	touch $@ $(RUN_STAMP)
+
+# conifer's C++ emulation of BDTs needs nlohmann/json (Debian: nlohmann-json3-dev). Installed
+# when missing and possible (root + apt); without it the conifer tests skip with the reason.
+JSON_HEADER := /usr/include/nlohmann/json.hpp
+deps-export:
+	@test -f $(JSON_HEADER) || { command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nlohmann-json3-dev >/dev/null) \
+	  || echo "warning: could not install nlohmann-json3-dev; conifer emulation tests will skip"; }
 
 # The main job: a light top-tagging comparison (10k jets; cut-based, BDT, DNN, PFN, ParticleNet, ParT).
 run: $(RUN_STAMP)
 	$(BIN)/colliderlab benchmark toptag --n-jets 10000 --ensemble 1 --out-dir runs/make-run
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) deps-export
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test-all: $(TEST_STAMP)
+test-all: $(TEST_STAMP) deps-export
 	$(BIN)/python -m pytest -q -m "slow or not slow" $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)

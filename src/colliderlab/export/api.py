@@ -76,8 +76,7 @@ def export_run(
     if to == "hls4ml":
         from colliderlab.export.hls import HLSConfig, export_hls_run
 
-        cfg = HLSConfig.from_dict({"output_dir": str(out / "hls4ml"), **options})
-        return export_hls_run(run_dir, cfg, data=data)
+        return export_hls_run(run_dir, HLSConfig.from_dict(options), data=data, out_dir=out)
     if to == "conifer":
         from colliderlab.export.bdt import export_bdt_run
 
