@@ -6,8 +6,8 @@ Everything lands in ``RUN_DIR/export/`` (or ``--out``)::
       model.onnx            --to onnx: dynamic batch (and particle) axes
       model.pt2             --to torch-export
       hls4ml/               --to hls4ml: the full HLS project (synthesise with the vendor tools)
-      conifer/              --to conifer: the BDT's HLS/C++ project
-      onnx.json, torch-export.json, hls4ml.json, conifer.json
+      conifer/              --to conifer: the BDT's HLS/C++ project, with conifer.json inside
+      onnx.json, torch-export.json, hls4ml.json
                             one summary per format: what a deployer needs (input names and
                             dynamic axes, the representation and its normalisation (mean/std
                             per array), class names) and what was lost: parity against PyTorch
@@ -80,7 +80,9 @@ def export_run(
     if to == "conifer":
         from colliderlab.export.bdt import export_bdt_run
 
-        return export_bdt_run(run_dir, out_dir=out / "conifer", data=data, **options)
+        named = {k: options.pop(k) for k in ("precision", "backend") if k in options}
+        return export_bdt_run(run_dir, out_dir=out / "conifer", data=data, n_jets=n_jets,
+                              options=options, **named)
     if run.is_baseline:
         raise ValueError(
             f"{run.model_name} is a {'BDT' if run.model_name == 'bdt' else 'non-torch'} baseline, "

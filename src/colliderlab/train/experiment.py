@@ -635,7 +635,7 @@ class LoadedRun:
 
         name = self.target["name"] if self.target else None
         ds, _ = build_dataset(jets_path, self.representation, progress=progress, target=name)
-        labels = self._map_labels(ds) if name is None else ds.labels
+        labels = self.map_labels(ds) if name is None else ds.labels
         ds = dataclasses.replace(ds, arrays=self.standardizer.apply(ds.arrays))
         if self.is_baseline:
             return self.model.predict_proba(_flat(ds)), labels
@@ -652,7 +652,8 @@ class LoadedRun:
             return out * self.target["std"] + self.target["mean"], labels
         return softmax(out), labels
 
-    def _map_labels(self, ds: Any) -> np.ndarray | None:
+    def map_labels(self, ds: Any) -> np.ndarray | None:
+        """The dataset's labels in this model's class order (None when it has no classes)."""
         names = tuple(ds.class_names)
         if not names:
             return None
