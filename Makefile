@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml]'
+	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml,export]'
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
@@ -29,9 +29,12 @@ deps-export:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nlohmann-json3-dev >/dev/null) \
 	  || echo "warning: could not install nlohmann-json3-dev; conifer emulation tests will skip"; }
 
-# The main job: a light top-tagging comparison (10k jets; cut-based, BDT, DNN, PFN, ParticleNet, ParT).
+# The main job: a light top-tagging comparison (10k jets; cut-based, BDT, DNN, PFN, ParticleNet, ParT),
+# then the best tagger to ONNX and the DNN to hls4ml firmware with its emulation (parity in export/*.json).
 run: $(RUN_STAMP)
 	$(BIN)/colliderlab benchmark toptag --n-jets 10000 --ensemble 1 --out-dir runs/make-run
+	$(BIN)/colliderlab export runs/make-run/part/seed0 --to onnx
+	$(BIN)/colliderlab export runs/make-run/dnn/seed0 --to hls4ml --set 'precision=ap_fixed<16,6>'
 
 test: $(TEST_STAMP) deps-export
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -271,11 +271,17 @@ def _cmd_export(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(res, default=float))
     else:
-        par = res.get("parity", {})
         print(f"wrote {res.get('file') or res.get('output_dir')}")
-        for k in ("max_abs_diff_scores", "max_abs_diff_logits"):
-            if k in par:
-                print(f"{k:>24}: {par[k]:.3g}")
+        figures = {**res.get("parity", {}), **res.get("compare", {}), **{
+            f"estimated {k}": v for k, v in res.get("resource_estimate", {}).items()
+            if k in ("mults", "dsp", "latency_cycles", "latency_ns", "initiation_interval")}}
+        for k in ("max_abs_diff_scores", "max_abs_diff_logits", "max_abs_diff", "decision_agreement",
+                  "auc_xgboost", "auc_conifer", "accuracy_float", "accuracy_emulated", "mean_auc_float",
+                  "mean_auc_emulated", "max_auc_loss", "argmax_agreement", "estimated mults",
+                  "estimated dsp", "estimated latency_cycles", "estimated latency_ns",
+                  "estimated initiation_interval"):
+            if isinstance(figures.get(k), (int, float)):
+                print(f"{k:>30}: {figures[k]:.4g}")
     return 0
 
 

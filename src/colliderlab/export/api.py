@@ -57,7 +57,8 @@ def export_run(
 
     Args:
         to: one of :data:`FORMATS`.
-        data: jets for the parity check (any format the readers know); default the training file.
+        data: jets for the parity check (any format the readers know); default the run's training
+            file (ONNX/torch.export need jets; hls4ml/conifer skip the comparison without them).
         n_jets: how many of its first jets to compare on.
         options: format-specific settings (hls4ml: an ``HLSConfig`` dict; conifer: precision ...).
     Raises:
@@ -73,6 +74,9 @@ def export_run(
     out = Path(out_dir) if out_dir else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     options = dict(options or {})
+    if data is None:  # compare on the run's own training file when it is still there
+        train_file = (run.config.get("data") or {}).get("path")
+        data = train_file if train_file and Path(train_file).exists() else None
     if to == "hls4ml":
         from colliderlab.export.hls import HLSConfig, export_hls_run
 
