@@ -200,7 +200,8 @@ def regression_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
         "mse": float(np.mean(resid**2)),
         "mae": float(np.mean(np.abs(resid))),
         "bias": float(np.mean(resid)),
-        "correlation": float(np.corrcoef(pred, true)[0, 1]) if len(true) > 1 else float("nan"),
+        "correlation": (float(np.corrcoef(pred, true)[0, 1]) if len(true) > 1 and pred.std() > 0 and true.std() > 0
+                        else float("nan")),  # undefined for a constant prediction
         "r2": float(1.0 - np.sum(resid**2) / max(np.sum((true - true.mean()) ** 2), 1e-300)),
     }
     nz = np.abs(true) > 1e-12
