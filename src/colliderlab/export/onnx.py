@@ -23,6 +23,7 @@ import contextlib
 import inspect
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,8 +222,6 @@ def export_onnx(
     Raises:
         ExportError: the exporter could not express an operation (named when it can be).
     """
-    import warnings
-
     import torch
 
     model = _prepare(model, inputs, spec)
@@ -268,7 +267,9 @@ def export_program(
     model = _prepare(model, inputs, spec)
     shapes = _dynamic_shapes(model, inputs, spec, max_particles)
     try:
-        ep = torch.export.export(model, tuple(inputs), dynamic_shapes=shapes)
+        with warnings.catch_warnings():  # nn.LSTM's flat weights: "assigned during export"
+            warnings.simplefilter("ignore", UserWarning)
+            ep = torch.export.export(model, tuple(inputs), dynamic_shapes=shapes)
     except Exception as err:
         raise _explain(err, model, "torch.export") from err
     return _atomic(path, lambda tmp: torch.export.save(ep, str(tmp)))
