@@ -172,7 +172,7 @@ def main() -> None:
 
     torch.set_num_threads(a.threads)
     warnings.filterwarnings("ignore")
-    models = list_models() if a.models == "all" else a.models.split(",")
+    models = list_models(generative=False) if a.models == "all" else a.models.split(",")
     path = _sample(a.data)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

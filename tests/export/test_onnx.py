@@ -21,7 +21,7 @@ from colliderlab.cli import main  # noqa: E402
 from colliderlab.export import onnx as ox  # noqa: E402
 from colliderlab.models.registry import build_config, list_models, model_spec  # noqa: E402
 
-MODELS = list_models()
+MODELS = list_models(generative=False)
 EXPORTABLE = [n for n in MODELS if not getattr(model_spec(n).cls, "export_unsupported", None)]
 TOLERANCE = 1e-4
 

@@ -24,7 +24,7 @@ from colliderlab.models.registry import (  # noqa: E402
 )
 from colliderlab.train.trainer import Trainer, TrainerConfig, softmax  # noqa: E402
 
-MODELS = list_models()
+MODELS = list_models(generative=False)
 def _build(name: str, rep_data, n_classes: int = 2, seed: int = 0):
     spec = model_spec(name)
     ds = rep_data(spec.representations[0])

@@ -6,7 +6,8 @@ import importlib
 
 __all__ = ["FAMILIES", "load_families"]
 
-# Modules whose import registers torch models; imported on first registry use.
+# Modules whose import registers torch models (taggers here, generators in colliderlab.generative);
+# imported on first registry use.
 FAMILIES = (
     "dnn",
     "cnn",
@@ -17,14 +18,18 @@ FAMILIES = (
     "mpnn",
     "particlenet",
     "part",
+    "colliderlab.generative.flow",
+    "colliderlab.generative.gan",
+    "colliderlab.generative.vae",
 )
 
 
 def load_families() -> None:
     """Import every model family so that it registers itself (idempotent)."""
     for fam in FAMILIES:
+        module = fam if "." in fam else f"colliderlab.models.{fam}"
         try:
-            importlib.import_module(f"colliderlab.models.{fam}")
+            importlib.import_module(module)
         except ModuleNotFoundError as err:  # a family not written yet, or torch missing
-            if err.name != f"colliderlab.models.{fam}":
+            if err.name != module:
                 raise

@@ -79,10 +79,12 @@ def _load_all() -> None:
     models.load_families()
 
 
-def list_models() -> list[str]:
-    """Names of all registered models, sorted."""
+def list_models(generative: bool | None = None) -> list[str]:
+    """Names of the registered models, sorted: all of them, only the taggers/regressors
+    (``generative=False``) or only the generators (``True``, :mod:`colliderlab.generative`)."""
     _load_all()
-    return sorted(_REGISTRY)
+    return sorted(n for n, s in _REGISTRY.items()
+                  if generative is None or bool(getattr(s.cls, "generative", False)) == generative)
 
 
 def model_spec(name: str) -> ModelSpec:
