@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images", "plot_regression"]
+__all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images", "plot_regression", "plot_shower_observables",
+           "plot_average_showers"]
 
 # Axis labels and sensible ranges for common observables (quantiles are used otherwise).
 _LABELS = {
@@ -209,6 +210,56 @@ def plot_regression(pred: np.ndarray, true: np.ndarray, out: str | os.PathLike, 
     a2.axhline(1.0, color="k", ls=":")
     a2.set_xlabel(f"true {name}")
     a2.set_ylabel("median response (band: resolution)")
+    path = _save(fig, out)
+    plt.close(fig)
+    return path
+
+
+def plot_shower_observables(reference, generated, out: str | os.PathLike, max_panels: int = 24) -> Path:
+    """Generated vs simulated histograms of every shower observable (CaloShowers inputs)."""
+    from colliderlab.generative.fidelity import layout_of, separation_power, shower_observables
+
+    layout = layout_of(reference.geometry)
+    obs_r = shower_observables(reference.showers, reference.incident_energy, layout)
+    obs_g = shower_observables(generated.showers, generated.incident_energy, layout)
+    keys = sorted(obs_r)[:max_panels]
+    plt = _figure()
+    ncol = 6
+    nrow = -(-len(keys) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.6 * nrow), squeeze=False)
+    for ax, k in zip(axes.flat, keys, strict=False):
+        lo, hi = np.quantile(obs_r[k], [0.005, 0.995])
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, 41)
+        ax.hist(np.clip(obs_r[k], lo, hi), edges, histtype="stepfilled", alpha=0.35, density=True, label="simulated")
+        ax.hist(np.clip(obs_g[k], lo, hi), edges, histtype="step", lw=2, density=True, label="generated")
+        ax.set_title(f"{k}  (sep. {separation_power(obs_r[k], obs_g[k]):.3f})", fontsize=10)
+        ax.tick_params(labelsize=8)
+    for ax in axes.flat[len(keys):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=9)
+    path = _save(fig, out)
+    plt.close(fig)
+    return path
+
+
+def plot_average_showers(reference, generated, out: str | os.PathLike) -> Path:
+    """Average shower per layer, simulated (top row) and generated (bottom row), log colour."""
+    from matplotlib.colors import LogNorm
+
+    plt = _figure()
+    n = reference.n_layers
+    fig, axes = plt.subplots(2, n, figsize=(5 * n, 8), squeeze=False)
+    for row, (label, showers) in enumerate((("simulated", reference), ("generated", generated))):
+        for k in range(n):
+            img = showers.layer(k).mean(axis=0)
+            ref_img = reference.layer(k).mean(axis=0)
+            floor = ref_img[ref_img > 0].min() if (ref_img > 0).any() else 1e-6
+            im = axes[row, k].imshow(np.maximum(img, floor), norm=LogNorm(vmin=floor, vmax=max(ref_img.max(), floor * 10)),
+                                     aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
+            axes[row, k].set_title(f"{label}, layer {k}", fontsize=12)
+            fig.colorbar(im, ax=axes[row, k])
     path = _save(fig, out)
     plt.close(fig)
     return path

@@ -21,8 +21,8 @@ from colliderlab.generative.fidelity import (
 )
 
 LAYOUT = CaloLayout((
-    LayerLayout("l0", (2, 3), x=(-10.0, 0.0, 10.0), y=(-5.0, 5.0), z=10.0),
-    LayerLayout("l1", (1, 2), x=(-20.0, 20.0), y=(0.0,), z=40.0),
+    LayerLayout("l0", (2, 3), rows=(-5.0, 5.0), cols=(-10.0, 0.0, 10.0), z=10.0),
+    LayerLayout("l1", (1, 2), rows=(0.0,), cols=(-20.0, 20.0), z=40.0),
 ), name="toy")
 
 

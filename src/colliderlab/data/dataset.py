@@ -241,9 +241,12 @@ def build_dataset(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+    reader = read_jets
+    if getattr(representation, "source", "jets") == "calo":  # calorimeter showers, not jets
+        from colliderlab.features.calo import read_showers as reader
     jets = None
     if hasattr(representation, "resolve"):
-        jets = read_jets(path, start=start, stop=stop)
+        jets = reader(path, start=start, stop=stop)
         representation = representation.resolve(jets)
     rep_dict = representation_to_dict(representation)
     cache = None
@@ -255,12 +258,21 @@ def build_dataset(
             except (OSError, ValueError, KeyError):  # a damaged cache is recomputed
                 cache.unlink(missing_ok=True)
     if jets is None:
-        jets = read_jets(path, start=start, stop=stop)
+        jets = reader(path, start=start, stop=stop)
     if len(jets) == 0:
         raise ValueError(f"{str(path)!r} has no jets in [{start}, {stop})")
     arrays = _compute(representation, jets, progress)
-    ds = ArrayDataset(arrays, jets.label.astype(np.int64), tuple(jets.label_names),
-                      meta={"representation": rep_dict, "jet_p4": jets.jet_p4, "truth_p4": jets.truth_p4})
+    if getattr(representation, "source", "jets") == "calo":
+        from colliderlab.features.calo import calo_labels
+
+        labels, names = calo_labels(jets)
+        e = np.asarray(jets.incident_energy, np.float64)  # the target 'incident_energy' reads E here
+        p4 = np.zeros((len(e), 4))
+        p4[:, 0] = e
+        ds = ArrayDataset(arrays, labels, names, meta={"representation": rep_dict, "jet_p4": p4, "truth_p4": p4})
+    else:
+        ds = ArrayDataset(arrays, jets.label.astype(np.int64), tuple(jets.label_names),
+                          meta={"representation": rep_dict, "jet_p4": jets.jet_p4, "truth_p4": jets.truth_p4})
     if cache is not None:
         _save_cache(cache, ds, rep_dict)
     return _with_target(ds, target), representation

@@ -58,6 +58,7 @@ REPRESENTATION_MODULES = (
     "colliderlab.features.images",
     "colliderlab.features.particles",
     "colliderlab.features.trees",
+    "colliderlab.features.calo",
 )
 
 

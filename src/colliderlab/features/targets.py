@@ -41,6 +41,8 @@ TARGETS: dict[str, tuple[str, bool, Callable[[np.ndarray], np.ndarray]]] = {
     "truth_mass": ("mass of the matched truth particle, GeV", True, _mass),
     "truth_energy": ("energy of the matched truth particle, GeV", True, lambda p4: p4[:, 0]),
     "truth_eta": ("pseudorapidity of the matched truth particle", True, _eta),
+    "incident_energy": ("energy of the particle entering the calorimeter (showers), GeV", True,
+                        lambda p4: p4[:, 0]),
 }
 
 

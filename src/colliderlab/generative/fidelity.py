@@ -28,6 +28,7 @@ import numpy as np
 __all__ = [
     "LayerLayout",
     "CaloLayout",
+    "layout_of",
     "shower_observables",
     "wasserstein1",
     "separation_power",
@@ -43,14 +44,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LayerLayout:
-    """One readout layer: ``shape`` (h, w) cells, cell centres ``x`` (w,) and ``y`` (h,) in mm,
-    and the depth ``z`` of its centre (mm, or radiation lengths)."""
+    """One readout layer: ``shape`` (rows, columns), the cell centres along the row axis
+    ``rows`` (n_rows,) and the column axis ``cols`` (n_cols,) in mm, the depth ``z`` of the layer
+    centre, and which detector axis each grid axis runs along (names the observables)."""
 
     name: str
     shape: tuple[int, int]
-    x: tuple[float, ...]
-    y: tuple[float, ...]
+    rows: tuple[float, ...]
+    cols: tuple[float, ...]
     z: float
+    row_axis: str = "y"
+    col_axis: str = "x"
 
     @property
     def n_cells(self) -> int:
@@ -60,7 +64,7 @@ class LayerLayout:
 @dataclass(frozen=True)
 class CaloLayout:
     """The layers of a geometry in the order of the flat voxel vector (layer-major, then row-major
-    (y, x) within a layer)."""
+    within a layer). :func:`layout_of` builds one from a simulator geometry."""
 
     layers: tuple[LayerLayout, ...]
     name: str = ""
@@ -86,6 +90,23 @@ class CaloLayout:
         return [showers[:, s].reshape(len(showers), *layer.shape) for s, layer in zip(self.slices(), self.layers, strict=True)]
 
 
+def layout_of(geometry: Any) -> CaloLayout:
+    """The :class:`CaloLayout` of a :class:`colliderlab.physics.calo.CaloGeometry` (or its name):
+    grid rows run along x and columns along y, centred on the shower axis; ``z`` is the depth of
+    each layer's centre in mm."""
+    from colliderlab.physics.calo import get_geometry
+
+    g = get_geometry(geometry)
+    layers = []
+    for k, layer in enumerate(g.layers):
+        (nr, nc), (dx, dy) = layer.shape, layer.cell
+        rows = tuple(float(v) for v in (np.arange(nr) + 0.5 - nr / 2) * dx)
+        cols = tuple(float(v) for v in (np.arange(nc) + 0.5 - nc / 2) * dy)
+        z = 0.5 * float(g.boundaries[k] + g.boundaries[k + 1])
+        layers.append(LayerLayout(str(k), (nr, nc), rows, cols, z, row_axis="x", col_axis="y"))
+    return CaloLayout(tuple(layers), name=g.name)
+
+
 def _check_finite(name: str, x: np.ndarray) -> None:
     bad = ~np.isfinite(x)
     if bad.any():
@@ -109,7 +130,7 @@ def shower_observables(
     Returns:
         ``{name: (N,)}``: ``e_<layer>``, ``e_ratio`` (total deposited / incident),
         ``cx_<layer>``, ``cy_<layer>``, ``wx_<layer>``, ``wy_<layer>`` (energy-weighted centroid
-        and width, 0 for an empty layer), ``depth_centroid``, ``depth_width`` and
+        and width along the layer's axes, 0 for an empty layer), ``depth_centroid``, ``depth_width`` and
         ``sparsity_<layer>`` (fraction of cells hit).
     """
     showers = np.asarray(showers, np.float64)
@@ -123,16 +144,15 @@ def shower_observables(
     for layer, cells in zip(layout.layers, layout.split(showers), strict=True):
         e = cells.sum(axis=(1, 2))  # (N,)
         safe = np.where(e > 0, e, 1.0)
-        ex = cells.sum(axis=1)  # (N, w) energy per column
-        ey = cells.sum(axis=2)  # (N, h) energy per row
-        x, y = np.asarray(layer.x), np.asarray(layer.y)
-        cx = ex @ x / safe
-        cy = ey @ y / safe
-        wx = np.sqrt(np.maximum(ex @ (x * x) / safe - cx * cx, 0.0))
-        wy = np.sqrt(np.maximum(ey @ (y * y) / safe - cy * cy, 0.0))
+        e_col = cells.sum(axis=1)  # (N, n_cols) energy per column
+        e_row = cells.sum(axis=2)  # (N, n_rows) energy per row
         empty = e <= 0
-        for key, v in (("cx", cx), ("cy", cy), ("wx", wx), ("wy", wy)):
-            out[f"{key}_{layer.name}"] = np.where(empty, 0.0, v)
+        for axis, e_line, pos in ((layer.col_axis, e_col, layer.cols), (layer.row_axis, e_row, layer.rows)):
+            p = np.asarray(pos, np.float64)
+            c = e_line @ p / safe
+            w = np.sqrt(np.maximum(e_line @ (p * p) / safe - c * c, 0.0))
+            out[f"c{axis}_{layer.name}"] = np.where(empty, 0.0, c)
+            out[f"w{axis}_{layer.name}"] = np.where(empty, 0.0, w)
         out[f"e_{layer.name}"] = e
         out[f"sparsity_{layer.name}"] = (cells > threshold).reshape(len(cells), -1).mean(1)
         e_layers.append(e)

@@ -234,6 +234,14 @@ def _is_baseline(name: str) -> bool:
     return name in BASELINES
 
 
+def _is_generator(name: str) -> bool:
+    if _is_baseline(name):
+        return False
+    from colliderlab.models.registry import model_spec
+
+    return bool(getattr(model_spec(name).cls, "generative", False))
+
+
 def _baseline_representation(name: str) -> dict[str, Any]:
     if name == "efp_linear":
         return {"kind": "efp"}
@@ -453,7 +461,8 @@ def run_experiment(
     _check_run_dir(run_dir, cfg, resume)
     train, val, test, rep = _datasets(cfg, progress)
     if target is None:
-        check_labels(train.labels, train.class_names)
+        if not _is_generator(cfg.model.name):
+            check_labels(train.labels, train.class_names)
         scale = None
     else:  # regress the standardised target; predictions are scaled back
         scale = {"name": target, "mean": float(train.labels.mean()), "std": float(max(train.labels.std(), 1e-12))}
@@ -510,9 +519,12 @@ def run_experiment(
         train_seconds = float(sum(r.get("train_seconds", 0.0) for r in history))
         best = torch.load(run_dir / "checkpoint_best.pt", map_location=trainer.device, weights_only=False)
         model.load_state_dict(best["model_state"])
+        params = count_params(model)
+        if getattr(model, "generative", False):
+            return _generator_results(cfg, run_dir, trainer, model, test, history, params, train_seconds,
+                                      len(train), len(val), plots)
         probs = trainer.predict(test)
         probs = softmax(probs) if scale is None else probs * scale["std"] + scale["mean"]
-        params = count_params(model)
 
         def predict_fn(ds: Any, bs: int) -> Any:
             return trainer.predict(ds, bs)
@@ -554,6 +566,33 @@ def run_experiment(
 
             plot_images(test.arrays["image"], test.labels, class_names, run_dir / "plots" / "images.png",
                         extent=getattr(rep, "extent", 1.6))
+    return results
+
+
+def _generator_results(cfg: ExperimentConfig, run_dir: Path, trainer: Any, model: Any, test: Any,
+                       history: list[dict[str, float]], params: int, train_seconds: float,
+                       n_train: int, n_val: int, plots: bool) -> dict[str, Any]:
+    """A generator's run: its test loss and sampling speed (fidelity: ``colliderlab calo evaluate``)."""
+    import torch
+
+    res = trainer.evaluate(test)
+    cond = torch.from_numpy(test.arrays["cond"][:1000]).to(trainer.device)
+    label = torch.from_numpy(test.labels[:1000]).to(trainer.device)
+    model.sample(cond[:8], label[:8])  # warm-up
+    t0 = time.perf_counter()
+    model.sample(cond, label)
+    rate = len(cond) / max(time.perf_counter() - t0, 1e-9)
+    results = {
+        "model": cfg.model.name, "preset": cfg.model.preset, "representation": "calo",
+        "test_loss": res.get("val_loss"), "params": int(params), "train_seconds": float(train_seconds),
+        "n_train": n_train, "n_val": n_val, "n_test": len(test), "class_names": list(test.class_names),
+        "showers_per_second": rate, "seed": cfg.trainer.seed,
+    }
+    _write_json(run_dir / "results.json", results)
+    if plots and history:
+        from colliderlab.plots import plot_training
+
+        plot_training(history, run_dir / "plots" / "training.png")
     return results
 
 
