@@ -12,6 +12,8 @@
     colliderlab benchmark toptag [--n-jets N] [--models a,b] [--ensemble K] [--json]
     colliderlab export RUN_DIR --to onnx|torch-export|hls4ml|conifer [--data FILE]
                       [--config OPTIONS.yaml] [--set key=value ...]
+    colliderlab calo simulate --geometry calogan --particles gamma,pi0 --n 10000 --out showers.h5
+    colliderlab calo evaluate RUN_DIR [--reference FILE] [--n N]
 """
 
 from __future__ import annotations
@@ -89,6 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--data", required=True, help="jet file (any format colliderlab reads)")
     p.add_argument("--out", required=True, help="output HDF5: scores (N, C), labels (N,) when known")
+
+    p = sub.add_parser("calo", help="calorimeter showers: simulate, evaluate a generator")
+    calo = p.add_subparsers(dest="calo_command", required=True)
+    q = calo.add_parser("simulate", help="parametric showers (GFlash EM, parametrised hadronic) to HDF5")
+    q.add_argument("--geometry", default="calogan", help="calogan, lcd or cms")
+    q.add_argument("--particles", default="gamma", help="comma list of e-, e+, gamma, pi0, pi+, pi-")
+    q.add_argument("--n", type=int, default=10000, help="showers per particle")
+    q.add_argument("--energy", default="1,100", help="GeV: 'lo,hi' (log-uniform) or one value")
+    q.add_argument("--angle", default="0", help="rad: 'lo,hi' (uniform) or one value")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", required=True, help="output HDF5 (CaloChallenge layout, MeV)")
+    q.add_argument("--overwrite", action="store_true")
+    q.add_argument("--quiet", action="store_true")
+    q = calo.add_parser("evaluate", help="fidelity of a trained generator against simulated showers")
+    q.add_argument("run_dir")
+    q.add_argument("--reference", help="simulated showers (default: the run's data file)")
+    q.add_argument("--n", type=int, help="use the first N reference showers")
+    q.add_argument("--out", help="output folder (default RUN_DIR/evaluation)")
+    q.add_argument("--no-cells", action="store_true", help="skip the (slower) cell-level classifier")
+    q.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export", help="export a trained run: ONNX, torch.export, hls4ml or conifer")
     p.add_argument("run_dir")
@@ -286,6 +308,37 @@ def _cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def _range(text: str) -> float | tuple[float, float]:
+    parts = [float(v) for v in text.split(",")]
+    if len(parts) not in (1, 2):
+        raise ValueError(f"expected one value or 'lo,hi', got {text!r}")
+    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+
+
+def _cmd_calo(a: argparse.Namespace) -> int:
+    if a.calo_command == "simulate":
+        from colliderlab.data.calo_io import simulate_to_file
+
+        out = simulate_to_file(a.out, a.geometry, [p for p in a.particles.split(",") if p], a.n,
+                               energy=_range(a.energy), angle=_range(a.angle), seed=a.seed,
+                               progress=not a.quiet, overwrite=a.overwrite)
+        print(f"wrote {out}")
+        return 0
+    from colliderlab.generative.evaluate import evaluate_generator
+
+    res = evaluate_generator(a.run_dir, a.reference, n=a.n, out_dir=a.out, cells_classifier=not a.no_cells)
+    if a.json:
+        print(json.dumps(res, default=float))
+        return 0
+    for k, v in res.items():
+        if not isinstance(v, dict):
+            print(f"{k:>32}: {v}")
+    print("| observable | W1 | separation power |\n|---|---|---|")
+    for k, v in sorted(res["observables"].items()):
+        print(f"| {k} | {v['w1']:.4g} | {v['separation']:.4f} |")
+    return 0
+
+
 _COMMANDS = {
     "generate": _cmd_generate,
     "inspect": _cmd_inspect,
@@ -297,6 +350,7 @@ _COMMANDS = {
     "predict": _cmd_predict,
     "benchmark": _cmd_benchmark,
     "export": _cmd_export,
+    "calo": _cmd_calo,
 }
 
 

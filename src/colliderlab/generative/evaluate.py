@@ -79,7 +79,6 @@ def evaluate_generator(
     n: int | None = None,
     out_dir: str | os.PathLike | None = None,
     cells_classifier: bool = True,
-    progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluate a generator run against simulated showers; writes and returns ``fidelity.json``."""
     from colliderlab.features.calo import read_showers
@@ -97,7 +96,7 @@ def evaluate_generator(
     gen_seconds = time.perf_counter() - t0
     report = {"run_dir": str(run_dir), "model": run.model_name, "reference": str(ref_path),
               "generation_showers_per_second": len(gen) / max(gen_seconds, 1e-9),
-              **fidelity_report(ref, gen, cells_classifier=cells_classifier, progress=progress)}
+              **fidelity_report(ref, gen, cells_classifier=cells_classifier, progress=False)}
     out = Path(out_dir) if out_dir else Path(run_dir) / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".fidelity.json.tmp"
