@@ -168,11 +168,11 @@ def main() -> None:
 
     import torch
 
-    from colliderlab.models.registry import list_models
+    from colliderlab.models.registry import list_models, model_spec
 
     torch.set_num_threads(a.threads)
     warnings.filterwarnings("ignore")
-    models = list_models(generative=False) if a.models == "all" else a.models.split(",")
+    models = [n for n in list_models(generative=False) if "calo" not in model_spec(n).representations] if a.models == "all" else a.models.split(",")
     path = _sample(a.data)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,10 +6,11 @@ Two kinds, read from :class:`colliderlab.physics.calo.CaloShowers`:
 * ``calo`` - for generators and cell-level networks: ``x`` (N, n_cells) cell energies divided by
   the incident energy, ``cond`` (N, 2) = (log10(E_inc / GeV) - 1, incidence angle in rad), and
   ``energy`` (N, 1) the incident energy in GeV (a regression target);
-* ``calo_features`` - shower-shape features for BDTs and dense nets: the high-level observables of
-  :func:`colliderlab.generative.fidelity.shower_observables` (energy per layer over incident
-  energy, centroids and widths per layer, depth centroid and width, sparsity) plus
-  log10 E_inc; ``x`` (N, F).
+* ``calo_features`` - shower-shape features for BDTs and dense nets, from what the calorimeter
+  measures (never the true incident energy): the observables of
+  :func:`colliderlab.generative.fidelity.shower_observables` with layer energies as fractions of
+  the visible energy, centroids and widths per layer, depth centroid and width, sparsity, and
+  log10 of the visible energy; ``x`` (N, F).
 Labels are particle types (``class_names`` from the particles present, e.g. ``("gamma", "pi0")``).
 """
 
@@ -64,24 +65,51 @@ def _check(showers: Any, what: str) -> None:
         raise ValueError(f"{what}: shower {i} has incident energy {e[i]!r}; it must be positive")
 
 
+NORMALIZE = ("incident", "deposited")
+
+
 @register_representation
 @dataclass(frozen=True)
 class CaloCellsConfig:
-    """Cell fractions and conditions. Arrays: ``x`` (N, n_cells), ``cond`` (N, 2), ``energy`` (N, 1)."""
+    """Cell fractions and conditions. Arrays: ``x`` (N, n_cells), ``cond`` (N, 2), ``energy`` (N, 1).
+
+    ``normalize = "incident"`` (generators: they are told the incident energy) divides the cells
+    by E_inc and puts log10(E_inc) in ``cond``; ``"deposited"`` (classifiers, energy regression:
+    only what the calorimeter measures) divides by the total visible energy and puts
+    log10(E_visible) in ``cond``. ``geometry`` is taken from the file (its layer shapes feed
+    cell-level CNNs).
+    """
 
     kind: ClassVar[str] = "calo"
     source: ClassVar[str] = "calo"
     standardize: ClassVar[tuple[str, ...]] = ()
+    normalize: str = "incident"
+    geometry: str = ""
+
+    def __post_init__(self) -> None:
+        if self.normalize not in NORMALIZE:
+            raise ValueError(f"calo: normalize = {self.normalize!r}; valid: {', '.join(NORMALIZE)}")
+
+    def resolve(self, showers: Any) -> CaloCellsConfig:
+        return self if self.geometry else replace(self, geometry=str(showers.geometry))
 
     def compute(self, showers: Any) -> dict[str, np.ndarray]:
         _check(showers, "calo representation")
         e = np.asarray(showers.incident_energy, np.float64)
-        x = (np.asarray(showers.showers, np.float64) / e[:, None]).astype(np.float32)  # (N, n_cells)
-        cond = np.stack([np.log10(e) - 1.0, np.asarray(showers.angle, np.float64)], 1).astype(np.float32)
+        cells = np.asarray(showers.showers, np.float64)
+        scale = e if self.normalize == "incident" else np.maximum(cells.sum(1), 1e-6)
+        x = (cells / scale[:, None]).astype(np.float32)  # (N, n_cells)
+        cond = np.stack([np.log10(scale) - 1.0, np.asarray(showers.angle, np.float64)], 1).astype(np.float32)
         return {"x": x, "cond": cond, "energy": e[:, None].astype(np.float32)}
 
-    def dims(self, arrays: dict[str, np.ndarray]) -> dict[str, int]:
-        return {"n_features": int(arrays["x"].shape[1]), "n_context": int(arrays["cond"].shape[1])}
+    def dims(self, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        out: dict[str, Any] = {"n_features": int(arrays["x"].shape[1]), "n_context": int(arrays["cond"].shape[1])}
+        if self.geometry:
+            from colliderlab.physics.calo import CALO_GEOMETRIES
+
+            if self.geometry in CALO_GEOMETRIES:
+                out["layer_shapes"] = CALO_GEOMETRIES[self.geometry].layer_shapes
+        return out
 
     def feature_names(self) -> list[str]:
         return []
@@ -100,11 +128,12 @@ class CaloFeaturesConfig:
     def _observables(self, showers: Any) -> dict[str, np.ndarray]:
         from colliderlab.generative.fidelity import layout_of, shower_observables
 
-        obs = shower_observables(showers.showers, showers.incident_energy, layout_of(self.geometry or showers.geometry))
-        e = np.asarray(showers.incident_energy, np.float64)
-        for k in [k for k in obs if k.startswith("e_") and k != "e_ratio"]:
-            obs[k] = obs[k] / e  # layer energy fractions: comparable across incident energies
-        obs["log10_energy"] = np.log10(e)
+        e_dep = np.maximum(np.asarray(showers.showers, np.float64).sum(1), 1e-6)
+        obs = shower_observables(showers.showers, e_dep, layout_of(self.geometry or showers.geometry))
+        obs.pop("e_ratio")  # = 1 here: only what the calorimeter measures, not the true energy
+        for k in [k for k in obs if k.startswith("e_")]:
+            obs[k] = obs[k] / e_dep  # layer energy fractions
+        obs["log10_energy"] = np.log10(e_dep)  # the measured (visible) energy
         return obs
 
     def compute(self, showers: Any) -> dict[str, np.ndarray]:
@@ -126,5 +155,5 @@ class CaloFeaturesConfig:
         from colliderlab.generative.fidelity import layout_of, shower_observables
 
         layout = layout_of(self.geometry)
-        keys = set(shower_observables(np.zeros((1, layout.n_cells)), np.ones(1), layout))
+        keys = set(shower_observables(np.zeros((1, layout.n_cells)), np.ones(1), layout)) - {"e_ratio"}
         return sorted(keys | {"log10_energy"})

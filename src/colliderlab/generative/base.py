@@ -35,7 +35,7 @@ def to_unit(x: torch.Tensor, noise: bool = False) -> torch.Tensor:
 def from_unit(t: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`to_unit`; cells below ``DELTA`` become exactly 0 and no cell exceeds the
     incident energy (t <= 1). (B, n) -> (B, n)."""
-    x = torch.expm1(t.clamp(min=0.0, max=1.0) * _SCALE) * DELTA
+    x = (torch.expm1(t.clamp(min=0.0, max=1.0) * _SCALE) * DELTA).clamp(max=1.0)
     return torch.where(x > DELTA, x, torch.zeros_like(x))
 
 

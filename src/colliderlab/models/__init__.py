@@ -18,6 +18,7 @@ FAMILIES = (
     "mpnn",
     "particlenet",
     "part",
+    "calo_cnn",
     "colliderlab.generative.flow",
     "colliderlab.generative.gan",
     "colliderlab.generative.vae",

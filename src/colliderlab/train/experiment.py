@@ -504,6 +504,8 @@ def run_experiment(
 
         spec = model_spec(cfg.model.name)
         dims = rep.dims(train.arrays)
+        fields = {f.name for f in dataclasses.fields(spec.config_cls)}
+        dims = {k: v for k, v in dims.items() if k in fields}  # e.g. layer shapes only for CNNs
         mconf = build_config(cfg.model.name, cfg.model.preset, **dims, n_classes=n_classes, **dict(cfg.model.options))
         torch.manual_seed(cfg.trainer.seed)
         model = spec.cls(mconf)

@@ -1,0 +1,496 @@
+"""Calorimeter shower files: the CaloChallenge HDF5 layout (read/write) and CaloGAN files (read).
+
+CaloChallenge layout (Fast Calorimeter Simulation Challenge 2022), as written here:
+
+=====================  ===========  =======  ===================================================
+dataset                shape        dtype    meaning
+=====================  ===========  =======  ===================================================
+``incident_energies``  (N, 1)       float64  incident energy, **MeV** (as CaloChallenge)
+``showers``            (N, V)       float32  visible energy per voxel, **MeV**, layer-major
+``particle``           (N,)         int32    PDG id (colliderlab addition; 0 = unknown)
+``angle``              (N,)         float32  incidence angle, rad (colliderlab addition)
+``overflow``           (N, L)       float32  visible energy outside each layer's grid, MeV (ours)
+=====================  ===========  =======  ===================================================
+
+Root attributes (ours): ``format = "calochallenge"``, ``producer = "colliderlab"``,
+``schema_version``, ``geometry`` (name), ``layer_shapes`` (JSON list of (rows, columns)),
+``units = "MeV"``, ``created`` and ``provenance`` (JSON: geometry constants, particles,
+energies, seed, ...). Real CaloChallenge files have only the first two datasets and are read
+too (give ``layer_shapes``, e.g. 45 x (16, 9) for dataset 2, to use :meth:`CaloShowers.layer`).
+
+CaloGAN files (arXiv:1705.02355, hep-lbdl/CaloGAN ``generation/convert.py``): ``layer_0``
+(N, 3, 96), ``layer_1`` (N, 12, 12), ``layer_2`` (N, 12, 6) and ``overflow`` (N, 3) with the
+energy deposited in the LAr gaps in **MeV**, and ``energy`` (N, 1) the incident energy in
+**GeV**; they map onto the ``calogan`` geometry of :mod:`colliderlab.physics.calo` (same cell
+numbering: rows along x, columns along y).
+
+All in-memory :class:`~colliderlab.physics.calo.CaloShowers` are in GeV. Files are written to a
+temporary name in the target directory and renamed at the end (``os.replace``), so a killed
+run never leaves a half-written file; :func:`simulate_to_file` additionally resumes an
+interrupted run from its temporary file (chunk seeds derive from the run seed and the chunk
+number, so a resumed file is identical to an uninterrupted one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from colliderlab.data.errors import DataFormatError
+from colliderlab.physics.calo import (
+    PDG_IDS,
+    CaloGeometry,
+    CaloShowers,
+    get_geometry,
+    particle_id,
+    simulate,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CALOGAN_LAYERS",
+    "CaloChallengeWriter",
+    "write_calochallenge",
+    "read_calochallenge",
+    "read_calogan",
+    "simulate_to_file",
+]
+
+SCHEMA_VERSION = 1
+CALOGAN_LAYERS = ((3, 96), (12, 12), (12, 6))
+_MEV = 1000.0
+_CALOGAN_NAMES = {
+    "eplus": "e+",
+    "gamma": "gamma",
+    "piplus": "pi+",
+    "eminus": "e-",
+    "piminus": "pi-",
+}
+
+
+def _tmp_name(path: Path, tag: str) -> Path:
+    return path.with_name(f".{path.name}.{tag}")
+
+
+def _create_datasets(f, n: int | None, n_cells: int, n_layers: int, chunk_rows: int) -> None:
+    """Create the datasets: fixed size ``n`` or growable (``n=None``)."""
+    specs = {
+        "incident_energies": ((1,), np.float64),
+        "showers": ((n_cells,), np.float32),
+        "particle": ((), np.int32),
+        "angle": ((), np.float32),
+        "overflow": ((n_layers,), np.float32),
+    }
+    for name, (tail, dtype) in specs.items():
+        f.create_dataset(
+            name,
+            shape=(n or 0, *tail),
+            maxshape=(n if n is not None else None, *tail),
+            dtype=dtype,
+            chunks=(max(1, min(chunk_rows, n or chunk_rows)), *tail),
+            compression="gzip",
+            shuffle=True,
+        )
+
+
+def _write_rows(f, start: int, s: CaloShowers) -> None:
+    stop = start + len(s)
+    f["incident_energies"][start:stop] = (s.incident_energy * _MEV)[:, None]
+    f["showers"][start:stop] = s.showers.astype(np.float64) * _MEV
+    f["particle"][start:stop] = s.particle
+    f["angle"][start:stop] = s.angle
+    ov = s.overflow if s.overflow is not None else np.zeros((len(s), f["overflow"].shape[1]))
+    f["overflow"][start:stop] = ov.astype(np.float64) * _MEV
+
+
+def _root_attrs(geometry: str, layer_shapes, provenance: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format": "calochallenge",
+        "producer": "colliderlab",
+        "schema_version": SCHEMA_VERSION,
+        "geometry": geometry,
+        "layer_shapes": json.dumps([list(s) for s in layer_shapes]),
+        "units": "MeV",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "provenance": json.dumps(provenance, default=str),
+    }
+
+
+class CaloChallengeWriter:
+    """Append :class:`CaloShowers` chunks to a new CaloChallenge-layout file, atomically.
+
+    The file appears under ``path`` only when the ``with`` block exits without an exception::
+
+        with CaloChallengeWriter(path, "calogan") as w:
+            for chunk in chunks:
+                w.append(chunk)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        geometry: str | CaloGeometry,
+        *,
+        provenance: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        chunk_rows: int = 256,
+    ) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(f"{self.path} exists; pass overwrite=True to replace it")
+        self.geometry = get_geometry(geometry)
+        self.provenance = dict(provenance or {})
+        self.chunk_rows = chunk_rows
+        self.n = 0
+        self._file = None
+        self._tmp = _tmp_name(self.path, f"tmp-{os.getpid()}")
+
+    def __enter__(self) -> CaloChallengeWriter:
+        import h5py
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = h5py.File(self._tmp, "w")
+        _create_datasets(
+            self._file, None, self.geometry.n_cells, self.geometry.n_layers, self.chunk_rows
+        )
+        return self
+
+    def append(self, showers: CaloShowers) -> None:
+        if self._file is None:
+            raise RuntimeError("CaloChallengeWriter.append called outside its `with` block")
+        if showers.showers.shape[1] != self.geometry.n_cells:
+            raise ValueError(
+                f"showers have {showers.showers.shape[1]} cells, geometry "
+                f"{self.geometry.name!r} has {self.geometry.n_cells}"
+            )
+        for name in ("incident_energies", "showers", "particle", "angle", "overflow"):
+            self._file[name].resize(self.n + len(showers), axis=0)
+        _write_rows(self._file, self.n, showers)
+        self.n += len(showers)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        f, self._file = self._file, None
+        try:
+            if exc_type is None:
+                prov = {"geometry": dataclasses.asdict(self.geometry), **self.provenance}
+                f.attrs.update(_root_attrs(self.geometry.name, self.geometry.layer_shapes, prov))
+        finally:
+            f.close()
+        if exc_type is None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+
+def write_calochallenge(
+    path: str | os.PathLike,
+    showers: CaloShowers,
+    *,
+    geometry: CaloGeometry | None = None,
+    provenance: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write showers to ``path`` in the CaloChallenge layout (MeV), atomically; returns the path.
+
+    ``geometry`` defaults to the named geometry ``showers.geometry``."""
+    with CaloChallengeWriter(
+        path, geometry or showers.geometry, provenance=provenance, overwrite=overwrite
+    ) as w:
+        w.append(showers)
+    return Path(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Readers
+# --------------------------------------------------------------------------------------------
+def _open(path: str | os.PathLike):
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise DataFormatError(
+            path, f"not a readable HDF5 file (truncated or corrupt?): {e}"
+        ) from None
+
+
+def _require(f, path, expected: dict[str, str], kind: str) -> None:
+    missing = [k for k in expected if k not in f]
+    if missing:
+        layout = ", ".join(f"{k!r} {v}" for k, v in expected.items())
+        raise DataFormatError(
+            path, f"missing dataset(s) {missing}; a {kind} file has {layout} (found {sorted(f)})"
+        )
+
+
+def _rows(start: int, stop: int | None, n: int) -> tuple[int, int]:
+    stop = n if stop is None else min(stop, n)
+    return max(0, min(start, stop)), stop
+
+
+def _read(ds, path, a: int, b: int) -> np.ndarray:
+    try:
+        return ds[a:b]
+    except OSError as e:
+        raise DataFormatError(
+            path, f"cannot read {ds.name!r} rows {a}:{b} (corrupt?): {e}"
+        ) from None
+
+
+def _check_finite(path, name: str, arr: np.ndarray, row0: int) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = np.argwhere(bad)[0]
+        where = f"row {row0 + idx[0]}" + (
+            f", index {tuple(int(i) for i in idx[1:])}" if idx.size > 1 else ""
+        )
+        raise DataFormatError(
+            path, f"dataset {name!r} contains {int(bad.sum())} NaN/inf value(s), first at {where}"
+        )
+
+
+def read_calochallenge(
+    path: str | os.PathLike,
+    *,
+    geometry: str | CaloGeometry | None = None,
+    layer_shapes: tuple[tuple[int, int], ...] | None = None,
+    start: int = 0,
+    stop: int | None = None,
+) -> CaloShowers:
+    """Read rows ``start:stop`` of a CaloChallenge-layout file into :class:`CaloShowers` (GeV).
+
+    The layout comes from ``geometry`` or ``layer_shapes`` if given, else from the file's
+    ``geometry`` / ``layer_shapes`` attributes (files written here), else it stays unknown
+    (``CaloShowers.layer`` then raises). Raises :class:`DataFormatError` for missing datasets,
+    wrong shapes (named, with the expected shape) and NaN/inf values (located).
+    """
+    with _open(path) as f:
+        _require(
+            f,
+            path,
+            {"incident_energies": "(N, 1) MeV", "showers": "(N, n_voxels) MeV"},
+            "CaloChallenge",
+        )
+        inc, sh = f["incident_energies"], f["showers"]
+        n = inc.shape[0]
+        if inc.ndim not in (1, 2) or (inc.ndim == 2 and inc.shape[1] != 1):
+            raise DataFormatError(
+                path, f"'incident_energies' has shape {inc.shape}, expected ({n}, 1)"
+            )
+        if sh.ndim != 2 or sh.shape[0] != n:
+            raise DataFormatError(
+                path,
+                f"'showers' has shape {sh.shape}, expected ({n}, n_voxels) "
+                "(as many rows as 'incident_energies')",
+            )
+        name = "unknown"
+        if geometry is not None:
+            geom = get_geometry(geometry)
+            name, layer_shapes = geom.name, geom.layer_shapes
+        elif layer_shapes is None and "layer_shapes" in f.attrs:
+            layer_shapes = tuple(tuple(s) for s in json.loads(f.attrs["layer_shapes"]))
+            name = str(f.attrs.get("geometry", "unknown"))
+        if layer_shapes is not None:
+            n_vox = sum(a * b for a, b in layer_shapes)
+            if sh.shape[1] != n_vox:
+                raise DataFormatError(
+                    path,
+                    f"'showers' has shape {sh.shape}, expected ({n}, {n_vox}) for geometry "
+                    f"{name!r} with layers {list(layer_shapes)}",
+                )
+        a, b = _rows(start, stop, n)
+        e = _read(inc, path, a, b).reshape(-1).astype(np.float64) / _MEV
+        showers = _read(sh, path, a, b).astype(np.float32) / np.float32(_MEV)
+        _check_finite(path, "incident_energies", e, a)
+        _check_finite(path, "showers", showers, a)
+        particle = _optional(f, path, "particle", (n,), a, b, np.int32, 0)
+        angle = _optional(f, path, "angle", (n,), a, b, np.float32, 0.0)
+        overflow = None
+        if "overflow" in f and layer_shapes is not None:
+            overflow = _optional(
+                f, path, "overflow", (n, len(layer_shapes)), a, b, np.float32, 0.0
+            ) / np.float32(_MEV)
+    return CaloShowers(e, showers, particle, angle, name, layer_shapes, overflow)
+
+
+def _optional(f, path, name: str, shape: tuple, a: int, b: int, dtype, fill) -> np.ndarray:
+    if name not in f:
+        return np.full((b - a, *shape[1:]), fill, dtype)
+    if f[name].shape != shape:
+        raise DataFormatError(path, f"{name!r} has shape {f[name].shape}, expected {shape}")
+    out = _read(f[name], path, a, b).astype(dtype)
+    _check_finite(path, name, out, a)
+    return out
+
+
+def read_calogan(
+    path: str | os.PathLike,
+    *,
+    particle: str | int | None = None,
+    start: int = 0,
+    stop: int | None = None,
+) -> CaloShowers:
+    """Read a CaloGAN file (``layer_0..2`` and ``overflow`` in MeV, ``energy`` in GeV) into
+    :class:`CaloShowers` of the ``calogan`` geometry (GeV; voxels = layer_0, layer_1, layer_2
+    flattened row-major). ``particle`` defaults to the file name (``eplus``, ``gamma``,
+    ``piplus``; else unknown = 0). Missing ``overflow`` reads as zeros."""
+    path = Path(path)
+    if particle is None:
+        stem = path.stem.lower()
+        name = next((v for k, v in _CALOGAN_NAMES.items() if k in stem), None)
+        pid = PDG_IDS[name] if name else 0
+    else:
+        pid = particle_id(particle)
+    with _open(path) as f:
+        expected = {f"layer_{k}": f"(N, {r}, {c}) MeV" for k, (r, c) in enumerate(CALOGAN_LAYERS)}
+        expected["energy"] = "(N, 1) GeV"
+        _require(f, path, expected, "CaloGAN")
+        n = f["energy"].shape[0]
+        if f["energy"].shape not in ((n, 1), (n,)):
+            raise DataFormatError(
+                path, f"'energy' has shape {f['energy'].shape}, expected ({n}, 1)"
+            )
+        for k, (r, c) in enumerate(CALOGAN_LAYERS):
+            shape = f[f"layer_{k}"].shape
+            if shape != (n, r, c):
+                raise DataFormatError(
+                    path, f"'layer_{k}' has shape {shape}, expected ({n}, {r}, {c})"
+                )
+        a, b = _rows(start, stop, n)
+        e = _read(f["energy"], path, a, b).reshape(-1).astype(np.float64)
+        _check_finite(path, "energy", e, a)
+        layers = []
+        for k in range(len(CALOGAN_LAYERS)):
+            arr = _read(f[f"layer_{k}"], path, a, b)
+            _check_finite(path, f"layer_{k}", arr, a)
+            layers.append(arr.reshape(b - a, -1))
+        showers = np.concatenate(layers, axis=1).astype(np.float32) / np.float32(_MEV)
+        overflow = _optional(f, path, "overflow", (n, 3), a, b, np.float32, 0.0) / np.float32(_MEV)
+    return CaloShowers(
+        e,
+        showers,
+        np.full(b - a, pid, np.int32),
+        np.zeros(b - a, np.float32),
+        "calogan",
+        CALOGAN_LAYERS,
+        overflow,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Chunked, resumable simulation to a file
+# --------------------------------------------------------------------------------------------
+def simulate_to_file(
+    path: str | os.PathLike,
+    geometry: str | CaloGeometry,
+    particles: str | int | list[str | int] | tuple[str | int, ...],
+    n_per_particle: int,
+    *,
+    energy: float | tuple[float, float] = (1.0, 100.0),
+    angle: float | tuple[float, float] = 0.0,
+    impact: tuple[float, float] = (0.0, 0.0),
+    seed: int | np.random.Generator = 0,
+    chunk: int = 1000,
+    progress: bool = True,
+    overwrite: bool = False,
+    resume: bool = True,
+) -> Path:
+    """Simulate ``n_per_particle`` showers of each particle into a CaloChallenge-layout file.
+
+    Rows are particle-major (all of ``particles[0]``, then ``particles[1]``, ...). Chunk ``i``
+    uses the generator ``default_rng(SeedSequence(seed, spawn_key=(i,)))``, so the file depends
+    only on the arguments. Work goes to ``.<name>.partial`` next to ``path`` (flushed after
+    each chunk, with the number of finished chunks as an attribute); a killed run leaves no
+    file at ``path``, and calling again with the same arguments (``resume=True``) continues
+    from the last finished chunk (an unreadable or foreign partial file is started over). A
+    ``Generator`` as ``seed`` is turned into an int seed first (then the run cannot be resumed
+    exactly). A tqdm bar shows progress when ``progress``. Returns ``path``.
+    """
+    import h5py
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    geom = get_geometry(geometry)
+    plist = [particles] if isinstance(particles, str | int) else list(particles)
+    pids = [particle_id(p) for p in plist]
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(2**63))
+    if n_per_particle < 1 or chunk < 1:
+        raise ValueError("n_per_particle and chunk must be >= 1")
+    energy_spec = list(energy) if isinstance(energy, tuple | list) else float(energy)
+    angle_spec = list(angle) if isinstance(angle, tuple | list) else float(angle)
+    spec = {
+        "geometry": dataclasses.asdict(geom),
+        "particles": pids,
+        "n_per_particle": int(n_per_particle),
+        "energy_GeV": energy_spec,
+        "angle_rad": angle_spec,
+        "impact_mm": [float(v) for v in impact],
+        "seed": int(seed),
+        "chunk": int(chunk),
+    }
+    spec_json = json.dumps(spec, sort_keys=True, default=str)
+    plan = [
+        (pid, i * n_per_particle + a, min(a + chunk, n_per_particle) - a)
+        for i, pid in enumerate(pids)
+        for a in range(0, n_per_particle, chunk)
+    ]
+    n_total = n_per_particle * len(pids)
+    tmp = _tmp_name(path, "partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f, done = None, 0
+    if resume and tmp.exists():
+        try:
+            f = h5py.File(tmp, "r+")
+            if f.attrs.get("run_spec") != spec_json:
+                raise ValueError("different run")
+            done = int(f.attrs["chunks_done"])
+        except Exception:  # corrupt or foreign partial file: start over
+            if f is not None:
+                f.close()
+            f, done = None, 0
+    if f is None:
+        tmp.unlink(missing_ok=True)
+        f = h5py.File(tmp, "w")
+        _create_datasets(f, n_total, geom.n_cells, geom.n_layers, min(chunk, 256))
+        f.attrs["run_spec"] = spec_json
+        f.attrs["chunks_done"] = 0
+    bar = None
+    try:
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(
+                total=n_total,
+                initial=sum(c[2] for c in plan[:done]),
+                unit="shower",
+                desc=f"{geom.name} showers",
+            )
+        for i, (pid, row, n) in enumerate(plan):
+            if i < done:
+                continue
+            rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(i,)))
+            showers = simulate(geom, pid, n, energy=energy, angle=angle, impact=impact, rng=rng)
+            _write_rows(f, row, showers)
+            f.attrs["chunks_done"] = i + 1
+            f.flush()
+            if bar is not None:
+                bar.update(n)
+        del f.attrs["run_spec"], f.attrs["chunks_done"]
+        f.attrs.update(_root_attrs(geom.name, geom.layer_shapes, spec))
+    finally:
+        f.close()
+        if bar is not None:
+            bar.close()
+    os.replace(tmp, path)
+    return path
