@@ -21,6 +21,7 @@ __all__ = [
     "ensemble_summary",
     "regression_metrics",
     "response_in_bins",
+    "pull_metrics",
 ]
 
 
@@ -232,3 +233,21 @@ def response_in_bins(pred: np.ndarray, true: np.ndarray, edges: np.ndarray) -> d
             resp[b] = np.median(r)
             reso[b] = _robust_width(r) / abs(resp[b])
     return {"centres": 0.5 * (edges[1:] + edges[:-1]), "response": resp, "resolution": reso, "count": count}
+
+
+def pull_metrics(pred: np.ndarray, true: np.ndarray, sigma: np.ndarray) -> dict[str, float]:
+    """Calibration of predicted uncertainties: pulls (pred - true) / sigma have mean 0 and
+    standard deviation 1, and 68.3% of them lie within +-1, when the uncertainties are right.
+
+    Returns ``pull_mean``, ``pull_std``, ``pull_width`` (half the 16-84% interval, robust),
+    ``coverage_1sigma`` and ``sigma_median``. pred, true, sigma: (N,).
+    """
+    pred, true, sigma = (np.asarray(v, np.float64).reshape(-1) for v in (pred, true, sigma))
+    if not (pred.shape == true.shape == sigma.shape):
+        raise ValueError(f"pred {pred.shape}, true {true.shape} and sigma {sigma.shape} must have one shape")
+    if (sigma <= 0).any() or not np.isfinite(sigma).all():
+        i = int(np.flatnonzero(~(sigma > 0) | ~np.isfinite(sigma))[0])
+        raise ValueError(f"sigma must be positive and finite; index {i} has {sigma[i]!r}")
+    pull = (pred - true) / sigma
+    return {"pull_mean": float(pull.mean()), "pull_std": float(pull.std()), "pull_width": _robust_width(pull),
+            "coverage_1sigma": float((np.abs(pull) <= 1.0).mean()), "sigma_median": float(np.median(sigma))}

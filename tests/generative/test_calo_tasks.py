@@ -46,3 +46,18 @@ def test_energy_regression_from_cells(tmp_path):
     res = run_experiment(exp, tmp_path / "reg", progress=False, plots=False)
     assert res["target"] == "incident_energy" and res["r2"] > 0.8, res
     assert 0.85 < res["response_median"] < 1.15
+
+
+def test_heteroscedastic_regression_learns_calibrated_uncertainties(tmp_path):
+    """Gaussian NLL: the CNN predicts E_inc and its own resolution; pulls come out near unit width."""
+    path = str(simulate_to_file(tmp_path / "e.h5", "calogan", ["e-"], 1500, energy=(5.0, 50.0), seed=5, progress=False))
+    d = _exp(path, "calo_cnn", {"kind": "calo", "normalize": "deposited"}, epochs=100, lr=3e-3, loss="gaussian_nll").to_dict()
+    d["data"]["target"] = "incident_energy"
+    d["model"]["options"] = {"dropout": 0.0}  # dropout noise in training would inflate the learnt variance
+    res = run_experiment(experiment_from_dict(d), tmp_path / "nll", progress=False, plots=False)
+    assert res["r2"] > 0.8, res
+    # measured: pull width 0.975, coverage 0.68 (with dropout in training: 0.47, the variance absorbed it)
+    assert 0.8 < res["pull_width"] < 1.25 and abs(res["pull_mean"]) < 0.35, res
+    assert 0.55 < res["coverage_1sigma"] < 0.8, res
+    with pytest.raises(ValueError, match="regression loss"):
+        run_experiment(experiment_from_dict({**d, "data": {**d["data"], "target": None}}), tmp_path / "x")

@@ -386,6 +386,8 @@ def resolve_task(cfg: ExperimentConfig) -> ExperimentConfig:
     if cfg.quantization and _is_baseline(cfg.model.name):
         raise ValueError(f"quantization-aware training needs a torch model; {cfg.model.name!r} is a baseline")
     if target is None:
+        if cfg.trainer.loss == "gaussian_nll":
+            raise ValueError("trainer.loss = gaussian_nll is a regression loss: set data.target")
         if cfg.trainer.task == "regression":
             from colliderlab.features.targets import TARGETS
 
@@ -476,7 +478,8 @@ def run_experiment(
     tmp.write_text(yaml.safe_dump(resolved.to_dict(), sort_keys=False))
     os.replace(tmp, run_dir / "config.yaml")
     class_names = train.class_names
-    n_classes = len(class_names) if target is None else 1
+    hetero = target is not None and cfg.trainer.loss == "gaussian_nll"
+    n_classes = len(class_names) if target is None else (2 if hetero else 1)
     meta = {
         "colliderlab_version": __version__,
         "model_name": cfg.model.name,
@@ -526,6 +529,10 @@ def run_experiment(
             return _generator_results(cfg, run_dir, trainer, model, test, history, params, train_seconds,
                                       len(train), len(val), plots)
         probs = trainer.predict(test)
+        sigma = None
+        if hetero:  # (mean, log variance) in standardised units
+            sigma = np.exp(0.5 * np.clip(probs[:, 1:2], -12.0, 12.0)) * scale["std"]
+            probs = probs[:, :1]
         probs = softmax(probs) if scale is None else probs * scale["std"] + scale["mean"]
 
         def predict_fn(ds: Any, bs: int) -> Any:
@@ -538,6 +545,10 @@ def run_experiment(
 
         labels = test.labels * scale["std"] + scale["mean"]
         results = {"target": target, **regression_metrics(probs[:, 0], labels[:, 0])}
+        if sigma is not None:
+            from colliderlab.metrics import pull_metrics
+
+            results.update(pull_metrics(probs[:, 0], labels[:, 0], sigma[:, 0]))
     results.update(
         model=cfg.model.name,
         preset=cfg.model.preset,
@@ -554,6 +565,11 @@ def run_experiment(
     results["inference_jets_per_second"] = tp["batch_1024"]
     results["inference_jets_per_second_batch1"] = tp["batch_1"]
     _write_scores(run_dir / "test_scores.h5", probs, labels, class_names, target)
+    if scale is not None and sigma is not None:
+        import h5py
+
+        with h5py.File(run_dir / "test_scores.h5", "a") as f:
+            f.create_dataset("sigma", data=sigma.astype(np.float32))
     _write_json(run_dir / "results.json", results)
     if plots and scale is not None:
         from colliderlab import plots as plotting

@@ -37,6 +37,10 @@ __all__ = ["TrainerConfig", "StepContext", "Trainer", "TrainResult", "resolve_de
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "onecycle", "plateau")
 TASKS = ("classification", "regression")
+# Regression losses: "mse" (the default, "auto"), or "gaussian_nll": the head predicts a mean and a
+# log-variance per target and is trained on the Gaussian negative log-likelihood, so it learns its
+# own per-jet (per-shower) resolution (heteroscedastic regression).
+LOSSES = ("auto", "mse", "gaussian_nll")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class TrainerConfig:
     grad_clip: float | None = None
     class_weights: str | tuple[float, ...] | None = None
     task: Literal["classification", "regression"] = "classification"
+    loss: Literal["auto", "mse", "gaussian_nll"] = "auto"
     amp: bool = True
     device: str = "auto"
     num_threads: int = 0
@@ -73,6 +78,7 @@ class TrainerConfig:
             ("optimizer", self.optimizer, OPTIMIZERS),
             ("schedule", self.schedule, SCHEDULES),
             ("task", self.task, TASKS),
+            ("loss", self.loss, LOSSES),
             ("monitor", self.monitor, ("val_loss", "val_auc", "val_accuracy")),
         ):
             if value not in valid:
@@ -248,14 +254,20 @@ class Trainer:
         return [batch[k] for k in names]
 
     def _loss(self, out: Any, batch: Mapping[str, Any]) -> Any:
+        import torch
         import torch.nn.functional as F
 
         w = batch["weight"].float()
         if self.config.task == "classification":
             per = F.cross_entropy(out.float(), batch["label"], weight=self.class_weight_tensor, reduction="none")
         else:
-            target = batch["label"].float().reshape(out.shape)
-            per = F.mse_loss(out.float(), target, reduction="none").reshape(len(out), -1).mean(1)
+            target = batch["label"].float().reshape(len(out), -1)  # (B, T)
+            if self.config.loss == "gaussian_nll":
+                mu, logvar = out.float().chunk(2, dim=1)  # (B, T) each
+                logvar = logvar.clamp(-12.0, 12.0)
+                per = (0.5 * (logvar + (target - mu) ** 2 * torch.exp(-logvar))).mean(1)
+            else:
+                per = F.mse_loss(out.float().reshape(target.shape), target, reduction="none").mean(1)
         return (per * w).sum() / w.sum()
 
     def _default_step(self, batch: Mapping[str, Any], ctx: StepContext) -> dict[str, float]:
@@ -308,7 +320,8 @@ class Trainer:
             res["val_accuracy"] = float((out.argmax(1) == labels).mean())
             res["val_auc"] = classification_auc(out, labels)
         else:
-            res["val_mae"] = float(np.abs(out.reshape(labels.shape) - labels).mean())
+            mean = out[:, : labels.reshape(len(labels), -1).shape[1]] if self.config.loss == "gaussian_nll" else out
+            res["val_mae"] = float(np.abs(mean.reshape(labels.shape) - labels).mean())
         return res
 
     # ------------------------------------------------------------------ state
