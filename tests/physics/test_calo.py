@@ -422,3 +422,23 @@ def test_mean_longitudinal_profile_other_energies(energy):
     )
     main = expected > 0.02
     np.testing.assert_allclose(sim[main], expected[main], rtol=0.05)
+
+
+def test_coarser_readouts_keep_the_energy_and_its_depth():
+    """The LCD cube read out ATLAS-like (3 layers) and CMS-like (1 layer): same energy, same
+    longitudinal split, cells of the stated size."""
+    from colliderlab.physics.calo import coarsen
+
+    fine = simulate("lcd", "gamma", 200, energy=20.0, rng=5)
+    for name, n_layers in (("lcd-atlas", 3), ("lcd-cms", 1)):
+        c = coarsen(fine, name)
+        assert c.geometry == name and c.n_layers == n_layers
+        np.testing.assert_allclose(c.total_energy(), fine.total_energy(), rtol=1e-5)
+        np.testing.assert_allclose(c.showers.sum(1) + c.overflow.sum(1), fine.total_energy(), rtol=1e-5)
+    atlas = coarsen(fine, "lcd-atlas")
+    e_fine = fine.layer_energies()
+    np.testing.assert_allclose(atlas.layer_energies()[:, 0], e_fine[:, :5].sum(1), rtol=1e-5)
+    np.testing.assert_allclose(atlas.layer_energies()[:, 1], e_fine[:, 5:22].sum(1), rtol=1e-5)
+    assert CALO_GEOMETRIES["lcd-atlas"].layers[1].cell == (10.2, 10.2)
+    # the hottest coarse middle cell holds at least the hottest fine cell's energy in those layers
+    assert (atlas.layer(1).reshape(200, -1).max(1) >= fine.showers[:, 5 * 625 : 22 * 625].max(1)).all()

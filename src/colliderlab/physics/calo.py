@@ -100,7 +100,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -122,6 +122,8 @@ __all__ = [
     "homogeneous_calorimeter",
     "CALO_GEOMETRIES",
     "get_geometry",
+    "coarsened_geometry",
+    "coarsen",
     "particle_id",
     "CaloShowers",
     "ShowerSpots",
@@ -443,7 +445,33 @@ def _named_geometries() -> dict[str, CaloGeometry]:
             "noise ~0.04 GeV/crystal if enabled"
         ),
     )
-    return {g.name: g for g in (calogan, lcd, cms)}
+    # The fine LCD cube read out at coarser granularity (same material, same showers): the
+    # granularity study of issue #5. Cell sizes in Moliere radii (lcd: R_M = 10.5 mm) follow the
+    # detectors they imitate.
+    lcd_atlas = coarsened_geometry(lcd, "lcd-atlas", (
+        (0, 5, (1, 8)),    # front: strips, fine in x (5.1 mm), 40.8 mm in y (ATLAS strips 0.003 x 0.1)
+        (5, 22, (2, 2)),   # middle: 10.2 mm squares, ~1 R_M (ATLAS middle 0.025 x 0.025)
+        (22, 25, (4, 2)),  # back: 20.4 x 10.2 mm (ATLAS back 0.05 x 0.025)
+    ), "ATLAS-like readout of the LCD cube: 3 longitudinal layers (4.6 / 15.6 / 2.7 X0), strips "
+       "in front, ~1 R_M cells in the middle, coarse back")
+    lcd_cms = coarsened_geometry(lcd, "lcd-cms", ((0, 25, (2, 2)),),
+                                 "CMS-like readout of the LCD cube: one longitudinal layer (crystals), "
+                                 "~1 R_M cells (CMS: 22 mm crystals, R_M = 22 mm)")
+    return {g.name: g for g in (calogan, lcd, cms, lcd_atlas, lcd_cms)}
+
+
+def coarsened_geometry(
+    fine: CaloGeometry, name: str, groups: Sequence[tuple[int, int, tuple[int, int]]], description: str = ""
+) -> CaloGeometry:
+    """``fine`` with layers ``[start, stop)`` summed into one readout layer each and cells merged
+    ``(fx, fy)`` at a time laterally (grids grow to cover the fine grid). Same material."""
+    layers = []
+    for start, stop, (fx, fy) in groups:
+        base = fine.layers[start]
+        nr, nc = -(-base.shape[0] // fx), -(-base.shape[1] // fy)
+        thickness = sum(layer.thickness for layer in fine.layers[start:stop])
+        layers.append(ReadoutLayer(thickness, (nr, nc), (base.cell[0] * fx, base.cell[1] * fy)))
+    return replace(fine, name=name, layers=tuple(layers), description=description or f"{fine.name}, coarsened")
 
 
 CALO_GEOMETRIES: dict[str, CaloGeometry] = _named_geometries()
@@ -459,6 +487,45 @@ def get_geometry(geometry: str | CaloGeometry) -> CaloGeometry:
         raise ValueError(
             f"unknown calorimeter geometry {geometry!r}; valid: {sorted(CALO_GEOMETRIES)}"
         ) from None
+
+
+def coarsen(showers: CaloShowers, target: str | CaloGeometry) -> CaloShowers:
+    """Read simulated showers out with a coarser geometry of the same material.
+
+    Every fine cell's centre is assigned to the target cell containing it (one sparse matrix,
+    applied to all showers at once); energy outside the target grid goes to ``overflow``.
+    (N, n_fine) -> (N, n_target).
+    """
+    from scipy import sparse
+
+    fine, tgt = get_geometry(showers.geometry), get_geometry(target)
+    xs, ys, zs = [], [], []
+    for k, layer in enumerate(fine.layers):
+        (nr, nc), (dx, dy) = layer.shape, layer.cell
+        r, c = np.meshgrid(np.arange(nr), np.arange(nc), indexing="ij")  # row-major, as the voxels
+        xs.append(((r + 0.5 - nr / 2) * dx).ravel())
+        ys.append(((c + 0.5 - nc / 2) * dy).ravel())
+        zs.append(np.full(nr * nc, 0.5 * (fine.boundaries[k] + fine.boundaries[k + 1])))
+    x, y, z = (np.concatenate(v) for v in (xs, ys, zs))
+    layer_t, cell_t = tgt._locate(x, y, z)
+    inside = cell_t >= 0
+    if (layer_t < 0).any():
+        raise ValueError(f"{tgt.name!r} is not as deep as {fine.name!r}: it cannot read its showers out")
+    n_fine = len(x)
+    m = sparse.csr_matrix((np.ones(int(inside.sum())), (np.flatnonzero(inside), cell_t[inside])),
+                          shape=(n_fine, tgt.n_cells))
+    cells = np.asarray(showers.showers, np.float64)
+    coarse = np.asarray(m.T.dot(cells.T).T, np.float32)  # (N, n_target)
+    out_m = sparse.csr_matrix((np.ones(int((~inside).sum())), (np.flatnonzero(~inside), layer_t[~inside])),
+                              shape=(n_fine, tgt.n_layers))
+    overflow = np.asarray(out_m.T.dot(cells.T).T, np.float64)
+    if showers.overflow is not None:  # the fine layers' own overflow goes to their target layer
+        mids = 0.5 * (fine.boundaries[:-1] + fine.boundaries[1:])
+        for k, t in enumerate(tgt.layer_index(mids)):  # loop over layers
+            overflow[:, t] += showers.overflow[:, k]
+    overflow = overflow.astype(np.float32)
+    return CaloShowers(showers.incident_energy, coarse, showers.particle, showers.angle, tgt.name,
+                       tgt.layer_shapes, overflow)
 
 
 def particle_id(particle: str | int) -> int:
