@@ -9,7 +9,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("pythia8mc")
 
 from colliderlab.data.dataset import ArrayDataset  # noqa: E402
-from colliderlab.generative.event_vae import EventVAE, EventVAEConfig, event_features, features_to_events  # noqa: E402
+from colliderlab.generative.event_vae import (  # noqa: E402
+    EventVAE,
+    EventVAEConfig,
+    event_features,
+    features_to_events,
+)
 from colliderlab.generative.fidelity import wasserstein1  # noqa: E402
 from colliderlab.physics.events import dilepton_observables, generate_dileptons  # noqa: E402
 from colliderlab.train.trainer import Trainer, TrainerConfig  # noqa: E402

@@ -57,7 +57,7 @@ def generate_dileptons(n: int, *, seed: int = 0, chunk: int = 2000, progress: bo
         pt = np.hypot(lep.p.px, lep.p.py)
         lep = lep[ak.argsort(pt, axis=1, ascending=False)]
         two = lep[ak.num(lep) >= 2][:, :2]
-        ok = ak.to_numpy((two.id[:, 0] == -two.id[:, 1]))  # same flavour, opposite charge
+        ok = ak.to_numpy(two.id[:, 0] == -two.id[:, 1])  # same flavour, opposite charge
         two = two[ok]
         p4 = np.stack([ak.to_numpy(getattr(two.p, c)) for c in ("e", "px", "py", "pz")], axis=-1)  # (M, 2, 4)
         out.append(p4)
