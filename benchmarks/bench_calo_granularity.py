@@ -52,7 +52,7 @@ def main() -> None:
     for geometry, path in paths.items():
         setups = [("bdt", {"kind": "calo_features"}, {})]
         if geometry != "lcd":  # 25 CNN branches of 25x25 cells are too slow for this CPU benchmark
-            setups.append(("calo_cnn", {"kind": "calo", "normalize": "deposited"}, {"epochs": 15, "patience": 4}))
+            setups.append(("calo_cnn", {"kind": "calo", "normalize": "deposited"}, {"epochs": 30, "patience": 6, "batch_size": 128}))
         for model, rep, trainer in setups:
             d = {"name": f"gran-{geometry}-{model}", "data": {"path": str(path), "cache_dir": None},
                  "representation": rep, "model": {"name": model, "preset": "lite"},

@@ -45,13 +45,17 @@ def main() -> None:
     setups = {
         "bdt": ({"kind": "calo_features"}, {}),
         "dnn": ({"kind": "calo_features"}, {"epochs": 30, "patience": 6}),
-        "calo_cnn": ({"kind": "calo", "normalize": "deposited"}, {"epochs": 15, "patience": 4}),
+        "calo_cnn": ({"kind": "calo", "normalize": "deposited"}, {"epochs": 30, "patience": 6, "batch_size": 128}),
     }
     rows = []
     for model, (rep, trainer) in setups.items():
         d = {"name": f"pid-{model}", "data": {"path": str(path), "cache_dir": None}, "representation": rep,
              "model": {"name": model, "preset": "lite"},
              "trainer": {"batch_size": 256, "lr": 1e-3, "progress": False, **trainer}}
+        if (Path(a.out_dir) / f"{sig}-{bkg}" / model / "results.json").exists():
+            import shutil  # a rerun retrains (settings may have changed)
+
+            shutil.rmtree(Path(a.out_dir) / f"{sig}-{bkg}" / model)
         run = Path(a.out_dir) / f"{sig}-{bkg}" / model
         res = run_experiment(experiment_from_dict(d), run, progress=False)
         with h5py.File(run / "test_scores.h5") as f:

@@ -3,9 +3,10 @@
 For particle identification (e, gamma, pi0, pi+-) and energy regression on showers, as in the
 LCD calorimeter study (arXiv:1912.06794) and CaloGAN's layer-wise treatment (arXiv:1705.02355):
 each layer's (rows, columns) image is transformed as ``log(1 + x / 1e-4)`` (x: cell energy over the
-normalising energy of the ``calo`` representation), convolved by its own small 2D CNN and pooled
-to at most 4 x 8; the flattened branches and ``cond`` (log10 of the normalising energy, angle) feed
-a dense head.
+normalising energy of the ``calo`` representation), convolved by its own small 2D CNN (max-pooled
+only when a layer has more than ``max_flat`` cells, so the separation of two photon cores a cell
+apart survives); the flattened maps and ``cond`` (log10 of the normalising energy, angle) feed a
+dense head.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class CaloCNNConfig:
     channels: tuple[int, ...] = (16, 32)
     dense: tuple[int, ...] = (128, 64)
     dropout: float = 0.1
+    max_flat: int = 400  # feature-map positions per layer kept before the dense head
 
     def __post_init__(self) -> None:
         if not self.layer_shapes:
@@ -65,10 +67,12 @@ class CaloCNN(nn.Module):
             for c in config.channels:
                 layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU()]
                 c_in = c
-            pool = (min(h, 4), min(w, 8))
-            layers.append(nn.AdaptiveAvgPool2d(pool))
+            if h * w > config.max_flat:  # large layers: max-pool to at most max_flat positions
+                f = math.ceil(math.sqrt(h * w / config.max_flat))
+                layers.append(nn.MaxPool2d(f, ceil_mode=True))
+                h, w = math.ceil(h / f), math.ceil(w / f)
             branches.append(nn.Sequential(*layers))
-            flat += c_in * pool[0] * pool[1]
+            flat += c_in * h * w  # the full feature map: core separations are a cell or two
         self.branches = nn.ModuleList(branches)
         self.head = head(flat + config.n_context, config.dense, config.n_classes, dropout=config.dropout)
         self._scale = math.log(1.0 / 1e-4 + 1.0)
