@@ -74,6 +74,20 @@ class CaloGenerator(nn.Module):
         self.eval()
         return from_unit(self.sample_unit(self.context(cond, label)))
 
+    # A likelihood-style generator (VAE, flow) trains its per-shower ``loss`` with one Adam; the
+    # GAN overrides these three with its two players.
+    def configure_optimizers(self, config):
+        return [torch.optim.Adam(self.parameters(), lr=config.lr)]
+
+    def training_step(self, batch, ctx):
+        loss = self.loss(batch["x"], batch["cond"], batch["label"]).mean()
+        ctx.step(loss, ctx.optimizers[0])
+        return {"loss": float(loss.detach())}
+
+    def validation_step(self, batch):
+        with torch.no_grad():
+            return {"loss": float(self.loss(batch["x"], batch["cond"], batch["label"]).mean())}
+
     def forward(self, x: torch.Tensor, cond: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         """A generator's forward is its per-shower training loss (B,) (used for export checks)."""
         return self.loss(x, cond, label)

@@ -108,16 +108,5 @@ class CaloFlow(CaloGenerator):
         """Negative log-likelihood per shower in the transformed space. (B,)"""
         return -self.flow.log_prob(to_unit(x, noise=self.training), self.context(cond, label))
 
-    def configure_optimizers(self, config):
-        return [torch.optim.Adam(self.parameters(), lr=config.lr)]
-
-    def training_step(self, batch, ctx):
-        loss = self.loss(batch["x"], batch["cond"], batch["label"]).mean()
-        ctx.step(loss, ctx.optimizers[0])
-        return {"loss": float(loss.detach())}
-
-    def validation_step(self, batch):
-        return {"loss": float(self.loss(batch["x"], batch["cond"], batch["label"]).mean())}
-
     def sample_unit(self, context: torch.Tensor) -> torch.Tensor:
         return self.flow.sample(context)

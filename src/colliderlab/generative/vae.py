@@ -83,15 +83,3 @@ class CaloVAE(CaloGenerator):
     def sample_unit(self, context: torch.Tensor) -> torch.Tensor:
         z = torch.randn(len(context), self.config.latent, device=context.device)
         return self.decode(z, context)
-
-    def configure_optimizers(self, config):
-        return [torch.optim.Adam(self.parameters(), lr=config.lr)]
-
-    def training_step(self, batch, ctx):
-        loss = self.loss(batch["x"], batch["cond"], batch["label"]).mean()
-        ctx.step(loss, ctx.optimizers[0])
-        return {"loss": float(loss.detach())}
-
-    def validation_step(self, batch):
-        with torch.no_grad():
-            return {"loss": float(self.loss(batch["x"], batch["cond"], batch["label"]).mean())}
