@@ -51,8 +51,10 @@ def main() -> None:
     train_file = Path("data") / f"calo_calogan_{tag}_seed1.h5"
     ref_file = Path("data") / f"calo_calogan_{tag}_seed2.h5"
     t0 = time.perf_counter()
-    simulate_to_file(train_file, "calogan", [a.particle], a.n, energy=(a.emin, a.emax), seed=1, progress=False)
-    simulate_to_file(ref_file, "calogan", [a.particle], a.n, energy=(a.emin, a.emax), seed=2, progress=False)
+    if not train_file.exists():  # reuse a finished sample
+        simulate_to_file(train_file, "calogan", [a.particle], a.n, energy=(a.emin, a.emax), seed=1, progress=False)
+    if not ref_file.exists():  # reuse a finished sample
+        simulate_to_file(ref_file, "calogan", [a.particle], a.n, energy=(a.emin, a.emax), seed=2, progress=False)
     t_sim = time.perf_counter() - t0
     t0 = time.perf_counter()
     simulate("calogan", a.particle, 2000, energy=(a.emin, a.emax), rng=3)

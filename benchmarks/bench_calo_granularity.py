@@ -40,7 +40,8 @@ def main() -> None:
 
     tag = f"gamma_pi0_{a.emin:g}-{a.emax:g}GeV_n{a.n}"
     fine_path = Path("data") / f"calo_lcd_{tag}.h5"
-    simulate_to_file(fine_path, "lcd", ["gamma", "pi0"], a.n, energy=(a.emin, a.emax), seed=9, progress=False)
+    if not fine_path.exists():  # reuse a finished sample
+        simulate_to_file(fine_path, "lcd", ["gamma", "pi0"], a.n, energy=(a.emin, a.emax), seed=9, progress=False)
     paths = {"lcd": fine_path}
     fine = read_showers(fine_path)
     for g in ("lcd-atlas", "lcd-cms"):

@@ -41,7 +41,8 @@ def main() -> None:
 
     sig, bkg = a.pair.split(",")
     path = Path("data") / f"calo_{a.geometry}_{sig}_{bkg}_{a.emin:g}-{a.emax:g}GeV_n{a.n}.h5"
-    simulate_to_file(path, a.geometry, [sig, bkg], a.n, energy=(a.emin, a.emax), seed=7, progress=False)
+    if not path.exists():  # reuse a finished sample
+        simulate_to_file(path, a.geometry, [sig, bkg], a.n, energy=(a.emin, a.emax), seed=7, progress=False)
     setups = {
         "bdt": ({"kind": "calo_features"}, {}),
         "dnn": ({"kind": "calo_features"}, {"epochs": 30, "patience": 6}),
