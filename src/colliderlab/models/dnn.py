@@ -60,7 +60,7 @@ class DNNConfig:
 @register_model(
     "dnn",
     config=DNNConfig,
-    representations=("observables", "efp", "nsub"),
+    representations=("observables", "efp", "nsub", "calo_features"),
     presets={
         "paper": {"hidden": (64, 32, 32), "batch_norm": True, "dropout": 0.1},
         "hls4ml": {"hidden": (64, 32, 32), "batch_norm": False, "dropout": 0.0},
