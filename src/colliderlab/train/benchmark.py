@@ -214,7 +214,8 @@ def format_table(result: Mapping[str, Any]) -> str:
             if math.isinf(v):  # no background jet left at this efficiency: 1/eps_B > N_bkg
                 n_bkg = r.get("n_background_test")
                 return f"> {n_bkg:,}" if n_bkg else "inf"
-            return f"{v:{fmt}} ({sd:{fmt}})" if math.isfinite(sd) else f"{v:{fmt}}"
+            spread = math.isfinite(sd) and r.get("k", s["ensemble"]) > 1  # no spread from one training
+            return f"{v:{fmt}} ({sd:{fmt}})" if spread else f"{v:{fmt}}"
 
         lines.append(
             f"| {r['model']} | {r.get('k', s['ensemble'])} | {cell('auc', '.4f')} | {cell('accuracy', '.4f')} | {cell('rejection_at_0.3', '.0f')} | "
