@@ -48,6 +48,16 @@ def test_energy_regression_from_cells(tmp_path):
     res = run_experiment(exp, tmp_path / "reg", progress=False, plots=False)
     assert res["target"] == "incident_energy" and res["r2"] > 0.8, res
     assert 0.85 < res["response_median"] < 1.15
+    # the classical references: least squares and a BDT on the shower shapes (visible energy included)
+    for name, r2_min in (("linear_regression", 0.5), ("bdt_regression", 0.9)):
+        d = _exp(path, name, {"kind": "calo_features"}).to_dict()
+        d["data"]["target"] = "incident_energy"
+        base = run_experiment(experiment_from_dict(d), tmp_path / name, progress=False, plots=False)
+        assert base["r2"] > r2_min and 0.85 < base["response_median"] < 1.15, (name, base)
+        out, true = load_run(tmp_path / name).predict_proba(path)
+        assert out.shape == (600, 1) and 5.0 < np.median(out) < 50.0  # GeV
+    with pytest.raises(ValueError, match="regression baseline: set data.target"):
+        run_experiment(_exp(path, "bdt_regression", {"kind": "calo_features"}), tmp_path / "x")
 
 
 def test_heteroscedastic_regression_learns_calibrated_uncertainties(tmp_path):

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from colliderlab.models.bdt import BDTClassifier, BDTConfig
+from colliderlab.models.regressors import REGRESSORS
 
 __all__ = [
     "CutBasedConfig",
@@ -412,6 +413,8 @@ BASELINES: dict[str, tuple[type, type]] = {
     "logistic": (LogisticConfig, Logistic),
     "efp_linear": (EFPLinearConfig, EFPLinear),
     "bdt": (BDTConfig, BDTClassifier),
+    # regression baselines (``predict`` instead of ``predict_proba``; need ``data.target``)
+    **REGRESSORS,
 }
 
 

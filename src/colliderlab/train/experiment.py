@@ -234,6 +234,12 @@ def _is_baseline(name: str) -> bool:
     return name in BASELINES
 
 
+def _is_regressor(name: str) -> bool:
+    from colliderlab.models.regressors import REGRESSORS
+
+    return name in REGRESSORS
+
+
 def _is_generator(name: str) -> bool:
     if _is_baseline(name):
         return False
@@ -385,7 +391,10 @@ def resolve_task(cfg: ExperimentConfig) -> ExperimentConfig:
     target = cfg.data.target
     if cfg.quantization and _is_baseline(cfg.model.name):
         raise ValueError(f"quantization-aware training needs a torch model; {cfg.model.name!r} is a baseline")
+    regressor = _is_regressor(cfg.model.name)
     if target is None:
+        if regressor:
+            raise ValueError(f"{cfg.model.name!r} is a regression baseline: set data.target")
         if cfg.trainer.loss == "gaussian_nll":
             raise ValueError("trainer.loss = gaussian_nll is a regression loss: set data.target")
         if cfg.trainer.task == "regression":
@@ -396,10 +405,11 @@ def resolve_task(cfg: ExperimentConfig) -> ExperimentConfig:
     from colliderlab.features.targets import check_target
 
     check_target(target)
-    if _is_baseline(cfg.model.name):
+    if _is_baseline(cfg.model.name) and not regressor:
         raise ValueError(
             f"baseline {cfg.model.name!r} is a classifier; a regression target ({target!r}) needs a "
-            "torch model (colliderlab models lists them)"
+            "torch model (colliderlab models lists them) or a regression baseline (linear_regression, "
+            "bdt_regression)"
         )
     if cfg.trainer.monitor in ("val_auc", "val_accuracy"):
         raise ValueError(f"trainer.monitor = {cfg.trainer.monitor} is a classifier metric; use val_loss for regression")
@@ -490,15 +500,19 @@ def run_experiment(
         "target": scale,
     }
     t0 = time.perf_counter()
+    sigma = None  # predicted uncertainties (heteroscedastic regression heads only)
     if _is_baseline(cfg.model.name):
         model = _fit_baseline(cfg, train, val, run_dir, meta)
         train_seconds = time.perf_counter() - t0
-        probs = model.predict_proba(_flat(test))
         params = _baseline_params(model)
         history: list[dict[str, float]] = []
 
         def predict_fn(ds: Any, bs: int) -> Any:
-            return model.predict_proba(_flat(ds))
+            if scale is None:
+                return model.predict_proba(_flat(ds))
+            return model.predict(_flat(ds))[:, None] * scale["std"] + scale["mean"]
+
+        probs = predict_fn(test, 0)
     else:
         import torch
 
@@ -529,7 +543,6 @@ def run_experiment(
             return _generator_results(cfg, run_dir, trainer, model, test, history, params, train_seconds,
                                       len(train), len(val), plots)
         probs = trainer.predict(test)
-        sigma = None
         if hetero:  # (mean, log variance) in standardised units
             sigma = np.exp(0.5 * np.clip(probs[:, 1:2], -12.0, 12.0)) * scale["std"]
             probs = probs[:, :1]
@@ -632,7 +645,9 @@ def _fit_baseline(cfg: ExperimentConfig, train: Any, val: Any, run_dir: Path, me
     if "seed" in {f.name for f in dataclasses.fields(BASELINES[cfg.model.name][0])}:
         opts.setdefault("seed", cfg.trainer.seed)  # ensemble members differ by seed
     model = create_baseline(cfg.model.name, feature_names=names, **opts)
-    model.fit(_flat(train), train.labels, _flat(val), val.labels)
+    y_train, y_val = (train.labels.reshape(-1), val.labels.reshape(-1)) if _is_regressor(cfg.model.name) \
+        else (train.labels, val.labels)
+    model.fit(_flat(train), y_train, _flat(val), y_val)
     out = run_dir / "baseline"
     out.mkdir(exist_ok=True)
     model.save(out / "model")
@@ -695,6 +710,8 @@ class LoadedRun:
         labels = self.map_labels(ds) if name is None else ds.labels
         ds = dataclasses.replace(ds, arrays=self.standardizer.apply(ds.arrays))
         if self.is_baseline:
+            if self.target:
+                return self.model.predict(_flat(ds))[:, None] * self.target["std"] + self.target["mean"], labels
             return self.model.predict_proba(_flat(ds)), labels
         import torch
 
@@ -748,7 +765,8 @@ def load_run(run_dir: str | os.PathLike, *, checkpoint: str = "best", device: st
         name = meta["model_name"]
         model = BASELINES[name][1].load(run_dir / "baseline" / "model")
         return LoadedRun(run_dir, model, name, representation_from_dict(meta["representation"]),
-                         Standardizer.from_dict(meta["standardizer"]), tuple(meta["class_names"]), True, config)
+                         Standardizer.from_dict(meta["standardizer"]), tuple(meta["class_names"]), True, config,
+                         meta.get("target"))
     ck_path = run_dir / f"checkpoint_{checkpoint}.pt"
     if not ck_path.exists():
         raise FileNotFoundError(f"{run_dir} has no {ck_path.name} (and no baseline/): is it a colliderlab run directory?")
