@@ -105,8 +105,12 @@ class CaloFlow(CaloGenerator):
                                     passes=config.passes)
 
     def loss(self, x: torch.Tensor, cond: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        """Negative log-likelihood per shower in the transformed space. (B,)"""
-        return -self.flow.log_prob(to_unit(x, noise=self.training), self.context(cond, label))
+        """Negative log-likelihood per shower of the dequantised transformed cells. (B,)
+
+        The noise is drawn in validation too: the density is defined for the dequantised variable,
+        and exact zeros (empty cells) would sit on its boundary and make the validation loss (and
+        the choice of the best checkpoint) meaningless."""
+        return -self.flow.log_prob(to_unit(x, noise=True), self.context(cond, label))
 
     def sample_unit(self, context: torch.Tensor) -> torch.Tensor:
         return self.flow.sample(context)
