@@ -26,6 +26,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--particle", default="e-")
     ap.add_argument("--out-dir", default="runs/bench-calo-regression")
+    ap.add_argument("--models", help="comma list of the methods to (re)run, e.g. linear_regression")
     ap.add_argument("--json-out")
     a = ap.parse_args()
 
@@ -51,6 +52,8 @@ def main() -> None:
     rows = []
     for label, (rep, trainer, options) in setups.items():
         model = label.split(" ")[0]
+        if a.models and label not in a.models.split(","):
+            continue
         d = {"name": f"reg-{model}", "data": {"path": str(path), "cache_dir": None, "target": "incident_energy"},
              "representation": rep, "model": {"name": model, "preset": "lite", "options": options},
              "trainer": {"batch_size": 256, "lr": 1e-3, "progress": False, **trainer}}

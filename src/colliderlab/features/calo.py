@@ -9,8 +9,8 @@ Two kinds, read from :class:`colliderlab.physics.calo.CaloShowers`:
 * ``calo_features`` - shower-shape features for BDTs and dense nets, from what the calorimeter
   measures (never the true incident energy): the observables of
   :func:`colliderlab.generative.fidelity.shower_observables` with layer energies as fractions of
-  the visible energy, centroids and widths per layer, depth centroid and width, sparsity, and
-  log10 of the visible energy; ``x`` (N, F).
+  the visible energy, centroids and widths per layer, depth centroid and width, sparsity, the
+  visible energy (GeV) and its log10; ``x`` (N, F).
 Labels are particle types (``class_names`` from the particles present, e.g. ``("gamma", "pi0")``).
 """
 
@@ -134,6 +134,7 @@ class CaloFeaturesConfig:
         for k in [k for k in obs if k.startswith("e_")]:
             obs[k] = obs[k] / e_dep  # layer energy fractions
         obs["log10_energy"] = np.log10(e_dep)  # the measured (visible) energy
+        obs["visible_energy"] = e_dep  # GeV: what a linear calibration scales
         return obs
 
     def compute(self, showers: Any) -> dict[str, np.ndarray]:
@@ -156,4 +157,4 @@ class CaloFeaturesConfig:
 
         layout = layout_of(self.geometry)
         keys = set(shower_observables(np.zeros((1, layout.n_cells)), np.ones(1), layout)) - {"e_ratio"}
-        return sorted(keys | {"log10_energy"})
+        return sorted(keys | {"log10_energy", "visible_energy"})
