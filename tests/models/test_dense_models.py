@@ -261,8 +261,10 @@ def test_linear_baselines_agree_with_sklearn(cls, n_classes):
 def test_create_baseline_and_errors(top_qcd):
     model = create_baseline("logistic", FEATURES, c=0.5)
     assert isinstance(model, Logistic) and model.config == LogisticConfig(c=0.5)
-    assert set(BASELINES) == {"cut_based", "fisher", "logistic", "efp_linear", "bdt"}
-    with pytest.raises(KeyError, match="valid baselines: bdt, cut_based, efp_linear, fisher, logistic"):
+    assert set(BASELINES) == {"cut_based", "fisher", "logistic", "efp_linear", "bdt", "linear_regression",
+                              "bdt_regression"}
+    with pytest.raises(KeyError, match="valid baselines: bdt, bdt_regression, cut_based, efp_linear, fisher, "
+                                       "linear_regression, logistic"):
         create_baseline("svm")
     with pytest.raises(TypeError, match="valid: c, max_iter, standardize"):
         create_baseline("logistic", C=1.0)
