@@ -33,7 +33,6 @@ def main() -> None:
     a = ap.parse_args()
 
     import h5py
-    import numpy as np
 
     from colliderlab import metrics
     from colliderlab.data.calo_io import simulate_to_file
@@ -81,7 +80,6 @@ def main() -> None:
         inputs = "cells" if r["model"] == "calo_cnn" else "shower shapes"
         print(f"| {r['model']} | {inputs} | {r['auc']:.4f} | {r['rejection_at_0.9']:.2f} | {r['rejection_at_0.5']:.1f} | "
               f"{r['accuracy']:.4f} | {r['params']:,} | {r['train_seconds']:.0f} |")
-    _ = np  # numpy is imported for h5py arrays' sake
 
 
 if __name__ == "__main__":

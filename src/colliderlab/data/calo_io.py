@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from colliderlab.data.errors import DataFormatError
+from colliderlab.data.h5 import open_hdf5
 from colliderlab.physics.calo import (
     PDG_IDS,
     CaloGeometry,
@@ -209,18 +210,6 @@ def write_calochallenge(
 # --------------------------------------------------------------------------------------------
 # Readers
 # --------------------------------------------------------------------------------------------
-def _open(path: str | os.PathLike):
-    import h5py
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        return h5py.File(path, "r")
-    except OSError as e:
-        raise DataFormatError(
-            path, f"not a readable HDF5 file (truncated or corrupt?): {e}"
-        ) from None
 
 
 def _require(f, path, expected: dict[str, str], kind: str) -> None:
@@ -273,7 +262,7 @@ def read_calochallenge(
     (``CaloShowers.layer`` then raises). Raises :class:`DataFormatError` for missing datasets,
     wrong shapes (named, with the expected shape) and NaN/inf values (located).
     """
-    with _open(path) as f:
+    with open_hdf5(path) as f:
         _require(
             f,
             path,
@@ -350,7 +339,7 @@ def read_calogan(
         pid = PDG_IDS[name] if name else 0
     else:
         pid = particle_id(particle)
-    with _open(path) as f:
+    with open_hdf5(path) as f:
         expected = {f"layer_{k}": f"(N, {r}, {c}) MeV" for k, (r, c) in enumerate(CALOGAN_LAYERS)}
         expected["energy"] = "(N, 1) GeV"
         _require(f, path, expected, "CaloGAN")

@@ -198,17 +198,23 @@ def write_h5(
     return Path(path)
 
 
-def _open(path: str | os.PathLike):
-    """Open a colliderlab file for reading, turning every failure into a clear error."""
+def open_hdf5(path: str | os.PathLike):
+    """``h5py.File(path, "r")``; a missing file or one that is not HDF5 is a clear error."""
     import h5py
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        f = h5py.File(path, "r")
+        return h5py.File(path, "r")
     except OSError as e:
         raise DataFormatError(path, f"not a readable HDF5 file (truncated or corrupt?): {e}") from None
+
+
+def _open(path: str | os.PathLike):
+    """Open a colliderlab file for reading, turning every failure into a clear error."""
+    f = open_hdf5(path)
+    path = Path(path)
     fmt = f.attrs.get("format")
     if fmt != FORMAT:
         f.close()

@@ -95,7 +95,8 @@ def export_run(
     from colliderlab.data.dataset import build_dataset
     from colliderlab.export import onnx as ox
 
-    ds, _ = build_dataset(_data_path(run, data), run.representation, stop=n_jets)
+    data_path = _data_path(run, data)
+    ds, _ = build_dataset(data_path, run.representation, stop=n_jets)
     arrays = run.standardizer.apply(ds.arrays)
     model = run.model.cpu().eval()
     spec = ox.export_spec(model, run.representation.kind, arrays)
@@ -117,7 +118,7 @@ def export_run(
         "standardizer": run.standardizer.to_dict(),
         "class_names": list(run.class_names),
         "target": run.target,
-        "parity": {**report, "data": str(_data_path(run, data)), "n_jets": len(ds)},
+        "parity": {**report, "data": data_path, "n_jets": len(ds)},
     }
     _write_json(out / f"{to}.json", summary)
     return summary

@@ -29,11 +29,10 @@ __all__ = ["CaloCellsConfig", "CaloFeaturesConfig", "calo_labels", "read_showers
 def read_showers(path: Any, start: int = 0, stop: int | None = None) -> Any:
     """Showers of a CaloChallenge-layout file (``showers``, ``incident_energies``; also what
     ``colliderlab calo simulate`` writes) or a CaloGAN file (``layer_0..2``, ``energy``)."""
-    import h5py
-
     from colliderlab.data.calo_io import read_calochallenge, read_calogan
+    from colliderlab.data.h5 import open_hdf5
 
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         keys = set(f.keys())
     if {"showers", "incident_energies"} <= keys:
         return read_calochallenge(path, start=start, stop=stop)

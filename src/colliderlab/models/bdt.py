@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -104,22 +105,32 @@ class BDTClassifier:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Save model + config (JSON), atomically."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        self._model.save_model(tmp.with_suffix(".ubj"))
-        meta = {"config": asdict(self.config), "feature_names": list(self.feature_names)}
-        tmp.with_suffix(".json").write_text(json.dumps(meta))
-        os.replace(tmp.with_suffix(".ubj"), path.with_suffix(".ubj"))
-        os.replace(tmp.with_suffix(".json"), path.with_suffix(".json"))
-        return path.with_suffix(".ubj")
+        return save_xgboost(self._model, path, self.config, self.feature_names)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BDTClassifier:
         import xgboost as xgb
 
-        path = Path(path)
-        meta = json.loads(path.with_suffix(".json").read_text())
-        obj = cls(BDTConfig(**meta["config"]), tuple(meta["feature_names"]))
-        obj._model = xgb.XGBClassifier()
-        obj._model.load_model(path.with_suffix(".ubj"))
-        return obj
+        return load_xgboost(cls, BDTConfig, xgb.XGBClassifier, path)
+
+
+def save_xgboost(model: Any, path: str | os.PathLike, config: Any, feature_names: tuple[str, ...]) -> Path:
+    """An xgboost model as ``path.ubj`` plus its config and feature names as ``path.json``,
+    both written to temporary files and renamed. Returns the ``.ubj`` path."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    model.save_model(tmp.with_suffix(".ubj"))
+    tmp.with_suffix(".json").write_text(json.dumps({"config": asdict(config), "feature_names": list(feature_names)}))
+    os.replace(tmp.with_suffix(".ubj"), path.with_suffix(".ubj"))
+    os.replace(tmp.with_suffix(".json"), path.with_suffix(".json"))
+    return path.with_suffix(".ubj")
+
+
+def load_xgboost(cls: type, config_cls: type, xgb_cls: type, path: str | os.PathLike) -> Any:
+    """Inverse of :func:`save_xgboost`: ``cls(config_cls(...), feature_names)`` with its model loaded."""
+    path = Path(path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    obj = cls(config_cls(**meta["config"]), tuple(meta["feature_names"]))
+    obj._model = xgb_cls()
+    obj._model.load_model(path.with_suffix(".ubj"))
+    return obj

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from colliderlab.models.bdt import load_xgboost, save_xgboost
+
 __all__ = ["LinearRegressionConfig", "LinearRegressor", "BDTRegressorConfig", "BDTRegressor", "REGRESSORS"]
 
 
@@ -123,25 +125,13 @@ class BDTRegressor:
         return sum(len(t.strip().splitlines()) for t in self._model.get_booster().get_dump())
 
     def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        self._model.save_model(tmp.with_suffix(".ubj"))
-        tmp.with_suffix(".json").write_text(json.dumps({"config": asdict(self.config),
-                                                       "feature_names": list(self.feature_names)}))
-        os.replace(tmp.with_suffix(".ubj"), path.with_suffix(".ubj"))
-        os.replace(tmp.with_suffix(".json"), path.with_suffix(".json"))
-        return path.with_suffix(".ubj")
+        return save_xgboost(self._model, path, self.config, self.feature_names)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BDTRegressor:
         import xgboost as xgb
 
-        path = Path(path)
-        meta = json.loads(path.with_suffix(".json").read_text())
-        obj = cls(BDTRegressorConfig(**meta["config"]), tuple(meta["feature_names"]))
-        obj._model = xgb.XGBRegressor()
-        obj._model.load_model(path.with_suffix(".ubj"))
-        return obj
+        return load_xgboost(cls, BDTRegressorConfig, xgb.XGBRegressor, path)
 
 
 REGRESSORS: dict[str, tuple[type, type]] = {
