@@ -9,7 +9,7 @@ Also reports generation speed at batch 1 and 1000 (CPU) beside the simulator's o
 classifier's AUC for the reference against itself (a second independent sample) and against the
 reference with layer 1 scaled by 10% (its power).
 
-    python benchmarks/bench_calo_generators.py [--n 50000] [--models calo_vae,calo_wgan,calo_flow]
+    python benchmarks/bench_calo_generators.py [--n 50000] [--models calo_vae,calo_wgan,calo_flow,calo_fm]
         [--epochs 30] [--json-out FILE]
 """
 
@@ -30,8 +30,8 @@ def main() -> None:
     ap.add_argument("--particle", default="gamma")
     ap.add_argument("--emin", type=float, default=1.0)
     ap.add_argument("--emax", type=float, default=100.0)
-    ap.add_argument("--models", default="calo_vae,calo_wgan,calo_flow")
-    ap.add_argument("--epochs", default="calo_vae=40,calo_wgan=40,calo_flow=25")
+    ap.add_argument("--models", default="calo_vae,calo_wgan,calo_flow,calo_fm")
+    ap.add_argument("--epochs", default="calo_vae=40,calo_wgan=40,calo_flow=25,calo_fm=15")
     ap.add_argument("--out-dir", default="runs/bench-calo")
     ap.add_argument("--no-calibration", action="store_true", help="skip the classifier's sim-vs-sim checks")
     ap.add_argument("--json-out")
@@ -69,7 +69,8 @@ def main() -> None:
     layout = fd.layout_of("calogan")
 
     def hl(s: CaloShowers) -> np.ndarray:
-        return fd.highlevel_inputs(fd.shower_observables(s.showers, s.incident_energy, layout), s.incident_energy)
+        cells = fd.zero_suppress(s.showers)  # the evaluation's readout threshold, as in fidelity_report
+        return fd.highlevel_inputs(fd.shower_observables(cells, s.incident_energy, layout), s.incident_energy)
 
     if not a.no_calibration:
         _calibration(result, ref, other, hl, fd, CaloShowers)
@@ -119,15 +120,15 @@ def main() -> None:
 def _calibration(result, ref, other, hl, fd, CaloShowers) -> None:
     """The evaluation classifier on simulated vs simulated showers, and vs layer 1 scaled by 10%."""
     result["auc_sim_vs_sim_highlevel"] = fd.classifier_auc(hl(ref), hl(other))["auc"]
-    result["auc_sim_vs_sim_cells"] = fd.classifier_auc(fd.cell_inputs(ref.showers, ref.incident_energy),
-                                                       fd.cell_inputs(other.showers, other.incident_energy))["auc"]
+    result["auc_sim_vs_sim_cells"] = fd.classifier_auc(fd.cell_inputs(fd.zero_suppress(ref.showers), ref.incident_energy),
+                                                       fd.cell_inputs(fd.zero_suppress(other.showers), other.incident_energy))["auc"]
     dist = CaloShowers(other.incident_energy, other.showers.copy(), other.particle, other.angle, other.geometry,
                        other.layer_shapes)
     sl = slice(288, 288 + 144)
     dist.showers[:, sl] *= 1.1
     result["auc_layer1_x1.1_highlevel"] = fd.classifier_auc(hl(ref), hl(dist))["auc"]
-    result["auc_layer1_x1.1_cells"] = fd.classifier_auc(fd.cell_inputs(ref.showers, ref.incident_energy),
-                                                        fd.cell_inputs(dist.showers, dist.incident_energy))["auc"]
+    result["auc_layer1_x1.1_cells"] = fd.classifier_auc(fd.cell_inputs(fd.zero_suppress(ref.showers), ref.incident_energy),
+                                                        fd.cell_inputs(fd.zero_suppress(dist.showers), dist.incident_energy))["auc"]
     print(f"# classifier: sim vs sim {result['auc_sim_vs_sim_highlevel']:.4f} / {result['auc_sim_vs_sim_cells']:.4f}; "
           f"layer 1 x 1.1 {result['auc_layer1_x1.1_highlevel']:.4f} / {result['auc_layer1_x1.1_cells']:.4f}", flush=True)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from colliderlab.generative.fidelity import (
+    MIN_ENERGY,
     CaloLayout,
     LayerLayout,
     compare_observables,
@@ -18,6 +19,7 @@ from colliderlab.generative.fidelity import (
     separation_power,
     shower_observables,
     wasserstein1,
+    zero_suppress,
 )
 
 LAYOUT = CaloLayout((
@@ -70,3 +72,19 @@ def test_fpd_and_kpd_are_near_zero_for_the_same_distribution():
     k_same, spread = kpd(x, y, num_batches=5, batch_size=2000)
     k_shift, _ = kpd(x, z, num_batches=5, batch_size=2000)
     assert abs(k_same) < 2 * spread + 1e-3 and k_shift > 10 * abs(k_same) and k_shift > 0.1
+
+
+def test_zero_suppression_removes_dust_before_the_sparsity_is_counted():
+    """Cells at or below the readout threshold are not hits: sub-threshold dust (1e-12 GeV) added
+    to a shower changes its raw sparsity but not the zero-suppressed one, and energy above the
+    threshold is untouched."""
+    rng = np.random.default_rng(0)
+    clean = np.where(rng.random((50, 8)) < 0.4, rng.uniform(0.01, 1.0, (50, 8)), 0.0)
+    dusty = clean + np.where(clean == 0, 1e-12, 0.0)
+    e = np.full(50, 10.0)
+    raw = shower_observables(dusty, e, LAYOUT)["sparsity_l0"]
+    assert (raw > shower_observables(clean, e, LAYOUT)["sparsity_l0"]).all()
+    sup = shower_observables(zero_suppress(dusty), e, LAYOUT)
+    np.testing.assert_array_equal(sup["sparsity_l0"], shower_observables(clean, e, LAYOUT)["sparsity_l0"])
+    np.testing.assert_array_equal(zero_suppress(dusty), clean)
+    assert zero_suppress(np.array([[MIN_ENERGY, 2 * MIN_ENERGY]])).tolist() == [[0.0, 2 * MIN_ENERGY]]

@@ -69,3 +69,25 @@ def test_evaluation_classifier_is_calibrated_and_sensitive():
     distorted = fd.classifier_auc(_highlevel(a), _highlevel(d))["auc"]
     assert distorted > same + 0.05, (same, distorted)
     print(f"evaluation classifier: same-distribution AUC {same:.4f}, layer 1 x 1.1 AUC {distorted:.4f}")
+
+
+def test_flow_matching_layers_carry_the_energy_flow_energies(gamma_pi0):
+    """calo_fm rescales every generated layer to the energy its layer-energy flow drew (here the
+    flow's draw is replaced by the simulated showers' own layer energies)."""
+    from colliderlab.generative.base import from_unit, to_unit
+
+    arrays = CaloCellsConfig().compute(gamma_pi0)
+    x, cond = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["cond"])
+    torch.manual_seed(0)
+    model = create_model("calo_fm", "lite", n_features=x.shape[1], n_context=2, layer_shapes=gamma_pi0.layer_shapes,
+                         steps=4)
+    model.train()
+    model.loss(x[:256], cond[:256], torch.zeros(256, dtype=torch.long))  # sets the standardisation
+    assert bool(model.initialised)
+    target = model.layer_energies(x[:200])  # (200, 3) layer fractions of E_inc
+    model.sample_energies = lambda context: (to_unit(target) - model.energy_mean) / model.energy_std
+    got = model.layer_energies(model.sample(cond[:200]))
+    want = from_unit(to_unit(target))
+    ok = got > 0
+    assert ok.float().mean() > 0.5
+    torch.testing.assert_close(got[ok], want[ok], rtol=1e-3, atol=1e-6)

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from colliderlab.data.errors import DataFormatError
-from colliderlab.data.h5 import open_hdf5
+from colliderlab.data.h5 import AtomicH5Writer, open_hdf5
 from colliderlab.physics.calo import (
     PDG_IDS,
     CaloGeometry,
@@ -123,10 +123,9 @@ def _root_attrs(geometry: str, layer_shapes, provenance: dict[str, Any]) -> dict
     }
 
 
-class CaloChallengeWriter:
-    """Append :class:`CaloShowers` chunks to a new CaloChallenge-layout file, atomically.
-
-    The file appears under ``path`` only when the ``with`` block exits without an exception::
+class CaloChallengeWriter(AtomicH5Writer):
+    """Append :class:`CaloShowers` chunks to a new CaloChallenge-layout file, atomically
+    (:class:`~colliderlab.data.h5.AtomicH5Writer`)::
 
         with CaloChallengeWriter(path, "calogan") as w:
             for chunk in chunks:
@@ -142,51 +141,30 @@ class CaloChallengeWriter:
         overwrite: bool = False,
         chunk_rows: int = 256,
     ) -> None:
-        self.path = Path(path)
-        if self.path.exists() and not overwrite:
-            raise FileExistsError(f"{self.path} exists; pass overwrite=True to replace it")
+        super().__init__(path, overwrite=overwrite)
         self.geometry = get_geometry(geometry)
         self.provenance = dict(provenance or {})
         self.chunk_rows = chunk_rows
         self.n = 0
-        self._file = None
-        self._tmp = _tmp_name(self.path, f"tmp-{os.getpid()}")
 
-    def __enter__(self) -> CaloChallengeWriter:
-        import h5py
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self._tmp, "w")
-        _create_datasets(
-            self._file, None, self.geometry.n_cells, self.geometry.n_layers, self.chunk_rows
-        )
-        return self
+    def _create(self, f: Any) -> None:
+        _create_datasets(f, None, self.geometry.n_cells, self.geometry.n_layers, self.chunk_rows)
 
     def append(self, showers: CaloShowers) -> None:
-        if self._file is None:
-            raise RuntimeError("CaloChallengeWriter.append called outside its `with` block")
+        f = self._open()
         if showers.showers.shape[1] != self.geometry.n_cells:
             raise ValueError(
                 f"showers have {showers.showers.shape[1]} cells, geometry "
                 f"{self.geometry.name!r} has {self.geometry.n_cells}"
             )
         for name in ("incident_energies", "showers", "particle", "angle", "overflow"):
-            self._file[name].resize(self.n + len(showers), axis=0)
-        _write_rows(self._file, self.n, showers)
+            f[name].resize(self.n + len(showers), axis=0)
+        _write_rows(f, self.n, showers)
         self.n += len(showers)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        f, self._file = self._file, None
-        try:
-            if exc_type is None:
-                prov = {"geometry": dataclasses.asdict(self.geometry), **self.provenance}
-                f.attrs.update(_root_attrs(self.geometry.name, self.geometry.layer_shapes, prov))
-        finally:
-            f.close()
-        if exc_type is None:
-            os.replace(self._tmp, self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
+    def _attrs(self) -> dict[str, Any]:
+        prov = {"geometry": dataclasses.asdict(self.geometry), **self.provenance}
+        return _root_attrs(self.geometry.name, self.geometry.layer_shapes, prov)
 
 
 def write_calochallenge(

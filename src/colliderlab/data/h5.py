@@ -72,11 +72,54 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-class H5Writer:
-    """Append :class:`JetBatch` chunks to a new HDF5 file, atomically.
+class AtomicH5Writer:
+    """An HDF5 file written under a temporary name and renamed into place only when its ``with``
+    block exits without an exception (removed otherwise), so a killed job leaves no corrupt file.
 
-    Use as a context manager; the file appears under ``path`` only when the block exits
-    without an exception (the temporary file is removed otherwise)::
+    Subclasses create their datasets in ``_create(file)`` and give the root attributes in
+    ``_attrs()`` (called at a clean exit)."""
+
+    def __init__(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(f"{self.path} exists; pass overwrite=True (--overwrite) to replace it")
+        self._file = None
+        self._tmp = _tmp_name(self.path)
+
+    def _create(self, f: Any) -> None:
+        raise NotImplementedError
+
+    def _attrs(self) -> dict[str, Any]:
+        return {}
+
+    def _open(self) -> Any:
+        if self._file is None:
+            raise RuntimeError(f"{type(self).__name__}.append called outside its `with` block")
+        return self._file
+
+    def __enter__(self):
+        import h5py
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = h5py.File(self._tmp, "w")
+        self._create(self._file)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        f, self._file = self._file, None
+        try:
+            if exc_type is None:
+                f.attrs.update(self._attrs())
+        finally:
+            f.close()
+        if exc_type is None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+
+class H5Writer(AtomicH5Writer):
+    """Append :class:`JetBatch` chunks to a new HDF5 file, atomically (:class:`AtomicH5Writer`)::
 
         with H5Writer(path, n_particles=200, label_names=("qcd", "top"), attrs=meta) as w:
             for batch in batches:
@@ -94,23 +137,15 @@ class H5Writer:
         chunk_rows: int = 512,
         compression: str | None = "gzip",
     ) -> None:
-        self.path = Path(path)
-        if self.path.exists() and not overwrite:
-            raise FileExistsError(f"{self.path} exists; pass overwrite=True (--overwrite) to replace it")
+        super().__init__(path, overwrite=overwrite)
         self.n_particles = int(n_particles)
         self.label_names = tuple(label_names)
         self.attrs = dict(attrs or {})
         self.chunk_rows = int(chunk_rows)
         self.compression = compression
         self.n_jets = 0
-        self._file = None
-        self._tmp = _tmp_name(self.path)
 
-    def __enter__(self) -> H5Writer:
-        import h5py
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self._tmp, "w")
+    def _create(self, f: Any) -> None:
         p = self.n_particles
         shapes = {
             "p4": (p, 4),
@@ -126,7 +161,7 @@ class H5Writer:
         }
         for name in _FIELDS:
             tail = shapes[name]
-            self._file.create_dataset(
+            f.create_dataset(
                 name,
                 shape=(0, *tail),
                 maxshape=(None, *tail),
@@ -135,46 +170,34 @@ class H5Writer:
                 compression=self.compression,
                 shuffle=self.compression is not None,
             )
-        return self
 
     def append(self, batch: JetBatch) -> None:
         """Append a batch (constituents padded or clipped to the file's P)."""
-        if self._file is None:
-            raise RuntimeError("H5Writer.append called outside its `with` block")
+        f = self._open()
         if batch.label_names and self.label_names and batch.label_names != self.label_names:
             raise ValueError(f"batch label_names {batch.label_names} differ from the file's {self.label_names}")
         batch = batch.truncate(self.n_particles)
         n = len(batch)
         for name, arr in batch.arrays().items():
-            ds = self._file[name]
+            ds = f[name]
             ds.resize(self.n_jets + n, axis=0)
             ds[self.n_jets :] = arr.astype(_DTYPES[name], copy=False)
         self.n_jets += n
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        f, self._file = self._file, None
-        try:
-            if exc_type is None:
-                f.attrs.update(
-                    {
-                        "format": FORMAT,
-                        "schema_version": SCHEMA_VERSION,
-                        "label_names": json.dumps(list(self.label_names)),
-                        "n_jets": self.n_jets,
-                        "n_particles": self.n_particles,
-                        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                        "provenance": json.dumps(self.attrs.get("provenance", {}), default=str),
-                    }
-                )
-                for k, v in self.attrs.items():
-                    if k != "provenance":
-                        f.attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)
-        finally:
-            f.close()
-        if exc_type is None:
-            os.replace(self._tmp, self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
+    def _attrs(self) -> dict[str, Any]:
+        out = {
+            "format": FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "label_names": json.dumps(list(self.label_names)),
+            "n_jets": self.n_jets,
+            "n_particles": self.n_particles,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "provenance": json.dumps(self.attrs.get("provenance", {}), default=str),
+        }
+        for k, v in self.attrs.items():
+            if k != "provenance":
+                out[k] = v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)
+        return out
 
 
 def write_h5(

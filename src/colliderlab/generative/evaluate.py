@@ -45,19 +45,22 @@ def generate_like(model: Any, reference: Any, *, batch_size: int = 1000, seed: i
 
 def fidelity_report(
     reference: Any, generated: Any, *, classifier: bool = True, cells_classifier: bool = True,
-    progress: bool = False,
+    min_energy: float | None = None, progress: bool = False,
 ) -> dict[str, Any]:
-    """All fidelity figures of ``generated`` against ``reference`` (both CaloShowers)."""
+    """All fidelity figures of ``generated`` against ``reference`` (both CaloShowers), after
+    zero-suppressing both at ``min_energy`` GeV (default :data:`~colliderlab.generative.fidelity.MIN_ENERGY`)."""
     from colliderlab.generative import fidelity as fd
 
+    thr = fd.MIN_ENERGY if min_energy is None else float(min_energy)
     layout = fd.layout_of(reference.geometry)
-    obs_r = fd.shower_observables(reference.showers, reference.incident_energy, layout)
-    obs_g = fd.shower_observables(generated.showers, generated.incident_energy, layout)
+    ref_cells, gen_cells = fd.zero_suppress(reference.showers, thr), fd.zero_suppress(generated.showers, thr)
+    obs_r = fd.shower_observables(ref_cells, reference.incident_energy, layout)
+    obs_g = fd.shower_observables(gen_cells, generated.incident_energy, layout)
     per_obs = fd.compare_observables(obs_r, obs_g)
     hl_r = fd.highlevel_inputs(obs_r, reference.incident_energy)
     hl_g = fd.highlevel_inputs(obs_g, generated.incident_energy)
     report: dict[str, Any] = {
-        "n_reference": len(reference), "n_generated": len(generated), "observables": per_obs,
+        "n_reference": len(reference), "n_generated": len(generated), "min_energy": thr, "observables": per_obs,
         "mean_separation_power": float(np.mean([v["separation"] for v in per_obs.values()])),
     }
     report["fpd"], report["fpd_error"] = fd.fpd(hl_r, hl_g, min_samples=min(2000, len(hl_r) // 2),
@@ -67,8 +70,8 @@ def fidelity_report(
         report["auc_highlevel"] = fd.classifier_auc(hl_r, hl_g, progress=progress)["auc"]
     if cells_classifier:
         report["auc_cells"] = fd.classifier_auc(
-            fd.cell_inputs(reference.showers, reference.incident_energy),
-            fd.cell_inputs(generated.showers, generated.incident_energy), progress=progress)["auc"]
+            fd.cell_inputs(ref_cells, reference.incident_energy),
+            fd.cell_inputs(gen_cells, generated.incident_energy), progress=progress)["auc"]
     return report
 
 

@@ -20,6 +20,7 @@ FAMILIES = (
     "part",
     "calo_cnn",
     "colliderlab.generative.flow",
+    "colliderlab.generative.fm",
     "colliderlab.generative.gan",
     "colliderlab.generative.vae",
 )

@@ -1135,6 +1135,23 @@ def _chunks(geom: CaloGeometry, energy: np.ndarray, max_spots: int) -> list[tupl
     return bounds
 
 
+def _draw_showers(geometry, particle, n: int, energy, angle, impact, rng):
+    """Resolve the arguments shared by :func:`shower_spots` and :func:`simulate` and draw the
+    incident energies (n,), angles (n,) and impact points (n, 2)."""
+    geom, pid, rng = get_geometry(geometry), particle_id(particle), _as_rng(rng)
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    e = _draw_energy(energy, n, rng)
+    ang = _draw_angle(angle, n, rng)
+    return geom, pid, rng, e, ang, _impact(impact, n)
+
+
+def _spots_and_visible(geom, pid, e, ang, imp, decay_distance, rng) -> tuple[_Spots, np.ndarray]:
+    """The spots of len(e) showers and their visible energies (sampling fluctuations)."""
+    sp = _event_spots(geom, pid, e, ang, imp, decay_distance, rng)
+    return sp, _visible(geom, sp, len(e), rng)
+
+
 def shower_spots(
     geometry: str | CaloGeometry,
     particle: str | int,
@@ -1148,11 +1165,8 @@ def shower_spots(
 ) -> ShowerSpots:
     """The energy spots of ``n`` showers (one chunk; keep ``n`` moderate). Arguments as
     :func:`simulate`; see :class:`ShowerSpots` for the fields."""
-    geom, pid, rng = get_geometry(geometry), particle_id(particle), _as_rng(rng)
-    e = _draw_energy(energy, n, rng)
-    ang = _draw_angle(angle, n, rng)
-    sp = _event_spots(geom, pid, e, ang, _impact(impact, n), decay_distance, rng)
-    vis = _visible(geom, sp, n, rng)
+    geom, pid, rng, e, ang, imp = _draw_showers(geometry, particle, n, energy, angle, impact, rng)
+    sp, vis = _spots_and_visible(geom, pid, e, ang, imp, decay_distance, rng)
     return ShowerSpots(
         sp.event, sp.x, sp.y, sp.z, sp.deposit, vis, sp.t, sp.r, sp.component, e, ang
     )
@@ -1189,17 +1203,11 @@ def simulate(
         :class:`CaloShowers` with (n, n_cells) float32 visible energies in GeV and the
         (n, n_layers) lateral overflow.
     """
-    geom, pid, rng = get_geometry(geometry), particle_id(particle), _as_rng(rng)
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    e = _draw_energy(energy, n, rng)
-    ang = _draw_angle(angle, n, rng)
-    imp = _impact(impact, n)
+    geom, pid, rng, e, ang, imp = _draw_showers(geometry, particle, n, energy, angle, impact, rng)
     showers = np.zeros((n, geom.n_cells), np.float32)
     overflow = np.zeros((n, geom.n_layers), np.float32)
     for a, b in _chunks(geom, e, max_spots):
-        sp = _event_spots(geom, pid, e[a:b], ang[a:b], imp[a:b], decay_distance, rng)
-        vis = _visible(geom, sp, b - a, rng)
+        sp, vis = _spots_and_visible(geom, pid, e[a:b], ang[a:b], imp[a:b], decay_distance, rng)
         showers[a:b], overflow[a:b] = _deposit(geom, sp, vis, b - a, rng)
     return CaloShowers(
         e,
