@@ -35,6 +35,11 @@ def main() -> None:
     ap.add_argument("--out-dir", default="runs/bench-calo")
     ap.add_argument("--no-calibration", action="store_true", help="skip the classifier's sim-vs-sim checks")
     ap.add_argument("--json-out")
+    ap.add_argument("--preset", default="lite")
+    ap.add_argument("--model-options", default="{}", help='JSON config overrides for every model, e.g. \'{"hidden": 512}\'')
+    ap.add_argument("--train-threshold", type=float, default=None,
+                    help="readout threshold (GeV) applied to the training showers (default: the evaluation's, "
+                         "fidelity.MIN_ENERGY; 0 trains on the raw cells)")
     a = ap.parse_args()
 
     import numpy as np
@@ -77,8 +82,10 @@ def main() -> None:
     epochs = dict(item.split("=") for item in a.epochs.split(","))
     for name in a.models.split(","):
         run_dir = Path(a.out_dir) / name
+        thr = fd.MIN_ENERGY if a.train_threshold is None else a.train_threshold
         d = {"name": f"calo-{name}", "data": {"path": str(train_file), "cache_dir": None},
-             "model": {"name": name, "preset": "lite"},
+             "representation": {"kind": "calo", "min_energy": thr},
+             "model": {"name": name, "preset": a.preset, "options": json.loads(a.model_options)},
              "trainer": {"epochs": int(epochs.get(name, 30)), "batch_size": 256, "lr": 1e-3 if name != "calo_wgan" else 2e-4,
                          "schedule": "cosine", "patience": 0, "progress": False}}
         t0 = time.perf_counter()

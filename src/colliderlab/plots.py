@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images", "plot_regression", "plot_shower_observables",
-           "plot_average_showers"]
+__all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images", "plot_regression",
+           "plot_response_vs_true", "plot_shower_observables", "plot_average_showers"]
 
 # Axis labels and sensible ranges for common observables (quantiles are used otherwise).
 _LABELS = {
@@ -210,6 +210,43 @@ def plot_regression(pred: np.ndarray, true: np.ndarray, out: str | os.PathLike, 
     a2.axhline(1.0, color="k", ls=":")
     a2.set_xlabel(f"true {name}")
     a2.set_ylabel("median response (band: resolution)")
+    path = _save(fig, out)
+    plt.close(fig)
+    return path
+
+
+def plot_response_vs_true(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], edges: np.ndarray,
+                          out: str | os.PathLike, *, name: str = "E", unit: str = "GeV",
+                          reference: tuple[np.ndarray, np.ndarray, str] | None = None) -> Path:
+    """Bias (median response pred/true - 1) and relative resolution (half the 16-84% interval of the
+    response over its median) in bins of the true value, one line per method, log x axis.
+
+    Args:
+        curves: method -> (pred (N,), true (N,)).
+        edges: (B + 1,) bin edges of the true value; points at the geometric bin centres.
+        reference: (x, y, label) drawn on the resolution panel, e.g. a sampling term a/sqrt(E).
+    """
+    from colliderlab.metrics import response_in_bins
+
+    plt = _figure()
+    edges = np.asarray(edges, np.float64)
+    centres = np.sqrt(edges[1:] * edges[:-1])
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 10), sharex=True, gridspec_kw={"height_ratios": (1, 1.4)})
+    for label, (pred, true) in curves.items():
+        r = response_in_bins(pred, true, edges)
+        a1.plot(centres, r["response"] - 1.0, marker="o", label=label)
+        a2.plot(centres, r["resolution"], marker="o", label=label)
+    if reference is not None:
+        x, y, ref_label = reference
+        a2.plot(x, y, "k--", lw=1.5, label=ref_label)
+    a1.axhline(0.0, color="k", ls=":")
+    ratio = f"{name}$_{{pred}}$/{name}$_{{true}}$"
+    a1.set_ylabel(f"bias: median {ratio} - 1", fontsize=18)
+    a2.set_yscale("log")
+    a2.set_ylabel(f"resolution of {ratio}", fontsize=18)
+    a2.set_xscale("log")
+    a2.set_xlabel(f"true {name} [{unit}]")
+    a2.legend(fontsize=11, loc="lower left")
     path = _save(fig, out)
     plt.close(fig)
     return path

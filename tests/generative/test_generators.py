@@ -91,3 +91,19 @@ def test_flow_matching_layers_carry_the_energy_flow_energies(gamma_pi0):
     ok = got > 0
     assert ok.float().mean() > 0.5
     torch.testing.assert_close(got[ok], want[ok], rtol=1e-3, atol=1e-6)
+
+
+def test_calo_representation_readout_threshold(gamma_pi0):
+    """``min_energy`` zero-suppresses cells before normalising: no fraction below min_energy / E_inc
+    survives, cells above it are unchanged, and a negative threshold is refused."""
+    raw = CaloCellsConfig().compute(gamma_pi0)["x"]
+    thr = 1e-3
+    sup = CaloCellsConfig(min_energy=thr).compute(gamma_pi0)["x"]
+    e = gamma_pi0.incident_energy[:, None]
+    cells = gamma_pi0.showers
+    assert ((cells > 0) & (cells <= thr)).any()  # the threshold has something to remove
+    np.testing.assert_array_equal(sup[cells <= thr], 0.0)
+    np.testing.assert_allclose(sup[cells > thr], raw[cells > thr])
+    assert (sup[sup > 0] > (thr / e * np.ones_like(sup))[sup > 0] * (1 - 1e-6)).all()
+    with pytest.raises(ValueError, match="min_energy"):
+        CaloCellsConfig(min_energy=-1.0)

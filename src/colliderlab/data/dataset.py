@@ -28,7 +28,8 @@ __all__ = [
     "check_labels",
 ]
 
-_CACHE_VERSION = 2
+# cache format per data source (calo 3: jet_p4 holds the visible energy, no longer the incident one)
+_CACHE_VERSION = {"jets": 2, "calo": 3}
 _PER_JET_META = ("jet_p4", "truth_p4")  # meta entries with a leading jet axis
 
 
@@ -171,10 +172,10 @@ class Standardizer:
         return cls({k: (list(v["mean"]), list(v["std"])) for k, v in d.items()})
 
 
-def _cache_key(path: Path, rep: Mapping[str, Any], start: int, stop: int | None) -> str:
+def _cache_key(path: Path, rep: Mapping[str, Any], start: int, stop: int | None, source: str = "jets") -> str:
     st = path.stat()
     blob = json.dumps(
-        [_CACHE_VERSION, str(path.resolve()), st.st_size, st.st_mtime_ns, dict(rep), start, stop],
+        [_CACHE_VERSION[source], str(path.resolve()), st.st_size, st.st_mtime_ns, dict(rep), start, stop],
         sort_keys=True,
         default=str,
     )
@@ -242,7 +243,8 @@ def build_dataset(
     if not path.exists():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     reader = read_jets
-    if getattr(representation, "source", "jets") == "calo":  # calorimeter showers, not jets
+    source = getattr(representation, "source", "jets")
+    if source == "calo":  # calorimeter showers, not jets
         from colliderlab.features.calo import read_showers as reader
     jets = None
     if hasattr(representation, "resolve"):
@@ -251,7 +253,7 @@ def build_dataset(
     rep_dict = representation_to_dict(representation)
     cache = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / f"{path.stem}-{rep_dict['kind']}-{_cache_key(path, rep_dict, start, stop)}.npz"
+        cache = Path(cache_dir) / f"{path.stem}-{rep_dict['kind']}-{_cache_key(path, rep_dict, start, stop, source)}.npz"
         if cache.exists():
             try:
                 return _with_target(_load_cache(cache), target), representation
@@ -262,14 +264,16 @@ def build_dataset(
     if len(jets) == 0:
         raise ValueError(f"{str(path)!r} has no jets in [{start}, {stop})")
     arrays = _compute(representation, jets, progress)
-    if getattr(representation, "source", "jets") == "calo":
+    if source == "calo":
         from colliderlab.features.calo import calo_labels
 
         labels, names = calo_labels(jets)
-        e = np.asarray(jets.incident_energy, np.float64)  # the target 'incident_energy' reads E here
-        p4 = np.zeros((len(e), 4))
-        p4[:, 0] = e
-        ds = ArrayDataset(arrays, labels, names, meta={"representation": rep_dict, "jet_p4": p4, "truth_p4": p4})
+        # measured (E_visible, 0, 0, 0) and truth (E_inc, 0, 0, 0): targets 'visible_energy', 'incident_energy'
+        jet_p4, truth_p4 = np.zeros((len(labels), 4)), np.zeros((len(labels), 4))
+        jet_p4[:, 0] = np.asarray(jets.showers, np.float64).sum(1)
+        truth_p4[:, 0] = np.asarray(jets.incident_energy, np.float64)
+        ds = ArrayDataset(arrays, labels, names, meta={"representation": rep_dict, "jet_p4": jet_p4,
+                                                       "truth_p4": truth_p4})
     else:
         ds = ArrayDataset(arrays, jets.label.astype(np.int64), tuple(jets.label_names),
                           meta={"representation": rep_dict, "jet_p4": jets.jet_p4, "truth_p4": jets.truth_p4})

@@ -13,8 +13,12 @@ integrates ``dx/dt = v`` from t = 0 to 1 (midpoint rule, ``steps`` steps). CaloD
 
 Cells are modelled in the transformed space of :mod:`colliderlab.generative.base` (dequantised
 log fractions), standardised per cell. The per-cell (and per-layer-energy) means and widths are
-set from the first training batch (a data-dependent initialisation, as ActNorm in Glow,
-arXiv:1807.03039) and saved with the weights. An exponential moving average of the velocity
+set from the training set before the first step (:meth:`CaloFlowMatching.initialise_from`, called
+by the trainer; from the first batch when the model is trained by hand), a data-dependent
+initialisation as ActNorm in Glow (arXiv:1807.03039), saved with the weights. So is each cell's
+largest transformed value seen in training: generated cells are clipped to it, since a rare ODE
+trajectory that overshoots puts a large deposit in a far cell, which no simulated shower has
+and which moves centroids and widths. An exponential moving average of the velocity
 network's weights (``ema``) is what validation and sampling use.
 """
 
@@ -136,6 +140,7 @@ class CaloFlowMatching(CaloGenerator):
         self.register_buffer("cell_std", torch.ones(config.n_features))
         self.register_buffer("energy_mean", torch.zeros(n_layers))
         self.register_buffer("energy_std", torch.ones(n_layers))
+        self.register_buffer("cell_max", torch.ones(config.n_features))  # transformed space
 
     # -- transforms ---------------------------------------------------------------------------
 
@@ -152,13 +157,29 @@ class CaloFlowMatching(CaloGenerator):
         self.cell_std.copy_(t.std(0).clamp(min=_MIN_STD))
         self.energy_mean.copy_(e.mean(0))
         self.energy_std.copy_(e.std(0).clamp(min=1e-3))
+        self.cell_max.copy_(t.max(0).values)
         self.initialised.fill_(True)
+
+    @torch.no_grad()
+    def initialise_from(self, train, max_rows: int = 20000) -> None:
+        """Standardisation constants from up to ``max_rows`` training showers (a fixed random
+        subset) and the per-cell maxima from all of them. ``train``: a dataset with ``arrays["x"]``
+        (N, n_cells) fractions of E_inc."""
+        x = torch.as_tensor(train.arrays["x"], dtype=torch.float32)
+        gen = torch.Generator().manual_seed(0)
+        pick = torch.randperm(len(x), generator=gen)[:max_rows]
+        self._initialise(x[pick].to(self.cell_mean.device))
+        for chunk in x.split(8192):  # (n, D) -> running maximum in the transformed space
+            torch.maximum(self.cell_max, to_unit(chunk.to(self.cell_max.device)).max(0).values, out=self.cell_max)
 
     def _inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Standardised transformed cells (B, D) and layer energies (B, L), dequantised."""
         if self.training and not bool(self.initialised):
             self._initialise(x)
-        y = (to_unit(x, noise=True) - self.cell_mean) / self.cell_std
+        t = to_unit(x, noise=True)
+        if self.training:  # keep the support of every cell (batches beyond the initialisation)
+            torch.maximum(self.cell_max, t.detach().max(0).values, out=self.cell_max)
+        y = (t - self.cell_mean) / self.cell_std
         e = (to_unit(self.layer_energies(x), noise=True) - self.energy_mean) / self.energy_std
         return y, e
 
@@ -218,7 +239,7 @@ class CaloFlowMatching(CaloGenerator):
             t = torch.full((len(y),), k / n, device=y.device)
             y_mid = y + 0.5 / n * net(y, t, c)
             y = y + net(y_mid, t + 0.5 / n, c) / n
-        x = from_unit(y * self.cell_std + self.cell_mean)  # (B, D) fractions, sparse
+        x = from_unit(torch.minimum(y * self.cell_std + self.cell_mean, self.cell_max))  # (B, D) fractions, sparse
         if self.energy is not None:  # each layer carries exactly the energy the energy flow drew
             target = from_unit(e * self.energy_std + self.energy_mean)  # (B, L)
             for _ in range(3):  # cells pushed below DELTA are dropped, the rest rescaled again

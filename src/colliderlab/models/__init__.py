@@ -19,6 +19,7 @@ FAMILIES = (
     "particlenet",
     "part",
     "calo_cnn",
+    "calo_cnn3d",
     "colliderlab.generative.flow",
     "colliderlab.generative.fm",
     "colliderlab.generative.gan",

@@ -21,11 +21,18 @@ Run directory layout (later tools read it; keep it stable)::
 Regression: ``data.target`` (a name from :data:`colliderlab.features.targets.TARGETS`, e.g.
 ``truth_pt``) trains the model's head on that per-jet quantity; results.json then holds
 ``target``, ``mse``, ``mae``, ``bias``, ``r2``, ``correlation``, ``response_median`` and
-``resolution`` instead of the classifier metrics.
+``resolution`` instead of the classifier metrics. ``data.target_transform`` (``ratio`` or
+``log_ratio``, :class:`colliderlab.features.targets.TargetTransform`) makes the head learn the
+target relative to a measured reference (``data.target_reference``, by default the target's
+measured counterpart: ``visible_energy`` for ``incident_energy``); predictions, uncertainties
+and every metric are turned back into the target's units. A ``trainer.loss = gaussian_nll`` head
+adds ``sigma`` (N, 1) to test_scores.h5 and pull metrics to results.json, both in the target's
+units (sigma propagated to first order from the transformed space).
 
 CHECKPOINT KEYS: ``format``, ``colliderlab_version``, ``model_name``, ``model_config`` (dict),
 ``representation`` (dict with ``kind``), ``standardizer`` (mean/std per array), ``class_names``,
-``task``, ``target`` (regression: name, mean, std of the target; else None), ``quantization``
+``task``, ``target`` (regression: name, mean and std of the learnt, transformed target, transform
+and reference; else None), ``quantization``
 (QAT formats or None), ``trainer_config``, ``model_state``, ``epoch``, ``step``, ``history``.
 
 Example experiment::
@@ -46,11 +53,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from colliderlab.train.trainer import CHECKPOINT_FORMAT, TrainerConfig, softmax
+
+if TYPE_CHECKING:
+    from colliderlab.features.targets import TargetTransform
 
 __all__ = [
     "DataConfig",
@@ -77,7 +87,11 @@ class DataConfig:
     ``split_seed``. ``n_jets`` keeps only the first jets of ``path``. ``cache_dir = "auto"``
     caches representations in ``<data dir>/.cache``; ``None`` disables caching. ``target``
     (a name from :data:`colliderlab.features.targets.TARGETS`, e.g. ``truth_pt``) trains a
-    regression head on that per-jet quantity instead of a classifier.
+    regression head on that per-jet quantity instead of a classifier. ``target_transform``
+    (``none``, ``ratio``, ``log_ratio``) has the head learn target / reference or its log
+    instead, ``target_reference`` a measured quantity (default: the target's measured
+    counterpart, e.g. ``visible_energy`` for ``incident_energy``); see
+    :class:`colliderlab.features.targets.TargetTransform`.
     """
 
     path: str = ""
@@ -89,6 +103,21 @@ class DataConfig:
     split_seed: int = 0
     cache_dir: str | None = "auto"
     target: str | None = None
+    target_transform: str = "none"
+    target_reference: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.target is None:
+            if self.target_transform != "none" or self.target_reference is not None:
+                raise ValueError("data.target_transform and data.target_reference need data.target")
+            return
+        self.transform()  # unknown transforms, references or targets fail here, listing the valid ones
+
+    def transform(self) -> TargetTransform:
+        """The :class:`~colliderlab.features.targets.TargetTransform` of the target (reference resolved)."""
+        from colliderlab.features.targets import TargetTransform
+
+        return TargetTransform.for_target(self.target, self.target_transform, self.target_reference)
 
 
 @dataclass(frozen=True)
@@ -366,9 +395,10 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _write_scores(path: Path, scores: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str],
-                  target: str | None = None) -> None:
-    """Classifiers: ``scores`` (N, C) and ``labels`` (N,). Regression: ``predictions`` (N, 1) and
-    ``targets`` (N, 1), with the target's name in the ``target`` attribute."""
+                  target: str | None = None, sigma: np.ndarray | None = None) -> None:
+    """Classifiers: ``scores`` (N, C) and ``labels`` (N,). Regression: ``predictions`` (N, 1),
+    ``targets`` (N, 1) and, for heads with an uncertainty, ``sigma`` (N, 1), with the target's
+    name in the ``target`` attribute."""
     import h5py
 
     tmp = path.with_name(f".{path.name}.tmp")
@@ -381,6 +411,8 @@ def _write_scores(path: Path, scores: np.ndarray, labels: np.ndarray | None, cla
             f.create_dataset("predictions", data=scores.astype(np.float32))
             if labels is not None:
                 f.create_dataset("targets", data=labels.astype(np.float32))
+            if sigma is not None:
+                f.create_dataset("sigma", data=sigma.astype(np.float32))
             f.attrs["target"] = target
         f.attrs["class_names"] = json.dumps(list(class_names))
     os.replace(tmp, path)
@@ -413,7 +445,8 @@ def resolve_task(cfg: ExperimentConfig) -> ExperimentConfig:
         )
     if cfg.trainer.monitor in ("val_auc", "val_accuracy"):
         raise ValueError(f"trainer.monitor = {cfg.trainer.monitor} is a classifier metric; use val_loss for regression")
-    return dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, task="regression"))
+    data = dataclasses.replace(cfg.data, target_reference=cfg.data.transform().reference)  # the default made concrete
+    return dataclasses.replace(cfg, data=data, trainer=dataclasses.replace(cfg.trainer, task="regression"))
 
 
 def _check_run_dir(run_dir: Path, cfg: ExperimentConfig, resume: bool) -> None:
@@ -423,6 +456,10 @@ def _check_run_dir(run_dir: Path, cfg: ExperimentConfig, resume: bool) -> None:
     if not existing.exists():
         return
     old = yaml.safe_load(existing.read_text())
+    try:  # a run written before a config key existed holds its default
+        old = experiment_from_dict(old).to_dict()
+    except (KeyError, TypeError, ValueError):
+        pass
     new = cfg.to_dict()
     old_cmp = {k: v for k, v in old.items() if k != "representation"}
     new_cmp = {k: v for k, v in new.items() if k != "representation"}
@@ -476,9 +513,14 @@ def run_experiment(
         if not _is_generator(cfg.model.name):
             check_labels(train.labels, train.class_names)
         scale = None
-    else:  # regress the standardised target; predictions are scaled back
-        scale = {"name": target, "mean": float(train.labels.mean()), "std": float(max(train.labels.std(), 1e-12))}
-        train, val, test = (dataclasses.replace(ds, labels=(ds.labels - scale["mean"]) / scale["std"])
+    else:  # regress the standardised (transformed) target; predictions are turned back into its units
+        transform = cfg.data.transform()
+        true_test = test.labels  # (N, 1) in the target's units
+        train, val, test = (dataclasses.replace(ds, labels=_transformed_labels(ds, transform))
+                            for ds in (train, val, test))
+        scale = {"name": target, "mean": float(train.labels.mean()), "std": float(max(train.labels.std(), 1e-12)),
+                 **transform.to_dict()}
+        train, val, test = (dataclasses.replace(ds, labels=((ds.labels - scale["mean"]) / scale["std"]).astype(np.float32))
                             for ds in (train, val, test))
     std = Standardizer.fit(train.arrays, rep.standardize)
     train, val, test = (dataclasses.replace(ds, arrays=std.apply(ds.arrays)) for ds in (train, val, test))
@@ -510,9 +552,11 @@ def run_experiment(
         def predict_fn(ds: Any, bs: int) -> Any:
             if scale is None:
                 return model.predict_proba(_flat(ds))
-            return model.predict(_flat(ds))[:, None] * scale["std"] + scale["mean"]
+            return model.predict(_flat(ds))[:, None]  # standardised
 
         probs = predict_fn(test, 0)
+        if scale is not None:
+            probs, sigma = _regression_outputs(probs, scale, test)
     else:
         import torch
 
@@ -543,10 +587,10 @@ def run_experiment(
             return _generator_results(cfg, run_dir, trainer, model, test, history, params, train_seconds,
                                       len(train), len(val), plots)
         probs = trainer.predict(test)
-        if hetero:  # (mean, log variance) in standardised units
-            sigma = np.exp(0.5 * np.clip(probs[:, 1:2], -12.0, 12.0)) * scale["std"]
-            probs = probs[:, :1]
-        probs = softmax(probs) if scale is None else probs * scale["std"] + scale["mean"]
+        if scale is None:
+            probs = softmax(probs)
+        else:  # a mean (and a log variance) per shower, standardised and transformed
+            probs, sigma = _regression_outputs(probs, scale, test)
 
         def predict_fn(ds: Any, bs: int) -> Any:
             return trainer.predict(ds, bs)
@@ -556,8 +600,9 @@ def run_experiment(
     else:
         from colliderlab.metrics import regression_metrics
 
-        labels = test.labels * scale["std"] + scale["mean"]
-        results = {"target": target, **regression_metrics(probs[:, 0], labels[:, 0])}
+        labels = true_test
+        results = {"target": target, "target_transform": scale["transform"], "target_reference": scale["reference"],
+                   **regression_metrics(probs[:, 0], labels[:, 0])}
         if sigma is not None:
             from colliderlab.metrics import pull_metrics
 
@@ -577,12 +622,7 @@ def run_experiment(
     tp = _throughput(predict_fn, test)
     results["inference_jets_per_second"] = tp["batch_1024"]
     results["inference_jets_per_second_batch1"] = tp["batch_1"]
-    _write_scores(run_dir / "test_scores.h5", probs, labels, class_names, target)
-    if scale is not None and sigma is not None:
-        import h5py
-
-        with h5py.File(run_dir / "test_scores.h5", "a") as f:
-            f.create_dataset("sigma", data=sigma.astype(np.float32))
+    _write_scores(run_dir / "test_scores.h5", probs, labels, class_names, target, sigma)
     _write_json(run_dir / "results.json", results)
     if plots and scale is not None:
         from colliderlab import plots as plotting
@@ -625,6 +665,35 @@ def _generator_results(cfg: ExperimentConfig, run_dir: Path, trainer: Any, model
 
         plot_training(history, run_dir / "plots" / "training.png")
     return results
+
+
+def _transformed_labels(ds: Any, transform: TargetTransform) -> np.ndarray:
+    """(N, 1) float32: what the head learns for the targets of ``ds`` (see ``data.target_transform``)."""
+    r = transform.reference_values(ds.meta["jet_p4"], ds.meta["truth_p4"])
+    return transform.forward(ds.labels, r).astype(np.float32)
+
+
+def _regression_outputs(out: np.ndarray, target: Mapping[str, Any], ds: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """A regression head's outputs over ``ds`` in the target's units.
+
+    Args:
+        out: (N, 1) standardised (transformed) predictions, or (N, 2) with a log variance too
+            (``gaussian_nll`` heads).
+        target: the checkpoint's ``target`` entry (name, mean, std, transform, reference).
+    Returns:
+        predictions (N, 1) float64 and sigma (N, 1) (None without a variance head), in the
+        target's units; sigma is propagated to first order (exact for no or a ratio transform).
+    """
+    from colliderlab.features.targets import TargetTransform
+
+    tf = TargetTransform.from_dict(target)
+    r = tf.reference_values(ds.meta["jet_p4"], ds.meta["truth_p4"])
+    y = out[:, :1] * target["std"] + target["mean"]  # (N, 1) transformed
+    pred = tf.inverse(y, r)
+    if out.shape[1] < 2:
+        return pred, None
+    sigma_y = np.exp(0.5 * np.clip(out[:, 1:2], -12.0, 12.0)) * target["std"]  # the trainer's clamp
+    return pred, tf.inverse_sigma(y, sigma_y, r)
 
 
 def _flat(ds: Any) -> np.ndarray:
@@ -703,16 +772,38 @@ class LoadedRun:
                       progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Classifiers: class probabilities (N, C) of every jet of a file (any format), and its
         labels. Regression runs: predictions (N, 1) and true targets (N, 1), in the target's units."""
+        if self.target:
+            pred, _, labels = self.predict_regression(jets_path, batch_size=batch_size, progress=progress)
+            return pred, labels
+        ds, labels = self._dataset(jets_path, progress)
+        if self.is_baseline:
+            return self.model.predict_proba(_flat(ds)), labels
+        return softmax(self._outputs(ds, batch_size)), labels
+
+    def predict_regression(self, jets_path: str | os.PathLike, *, batch_size: int = 1024,
+                           progress: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Regression runs: predictions (N, 1), their predicted uncertainties (N, 1; None unless
+        the head is a ``gaussian_nll`` one) and the true targets (N, 1), all in the target's
+        units (a ``data.target_transform`` is undone with the file's own reference values)."""
+        if not self.target:
+            raise ValueError(f"{self.run_dir} is a classifier; use predict_proba")
+        ds, labels = self._dataset(jets_path, progress)
+        pred, sigma = _regression_outputs(self._outputs(ds, batch_size), self.target, ds)
+        return pred, sigma, labels
+
+    def _dataset(self, jets_path: str | os.PathLike, progress: bool) -> tuple[Any, np.ndarray | None]:
+        """The standardised dataset of a file and its labels (class indices or targets)."""
         from colliderlab.data.dataset import build_dataset
 
         name = self.target["name"] if self.target else None
         ds, _ = build_dataset(jets_path, self.representation, progress=progress, target=name)
         labels = self.map_labels(ds) if name is None else ds.labels
-        ds = dataclasses.replace(ds, arrays=self.standardizer.apply(ds.arrays))
-        if self.is_baseline:
-            if self.target:
-                return self.model.predict(_flat(ds))[:, None] * self.target["std"] + self.target["mean"], labels
-            return self.model.predict_proba(_flat(ds)), labels
+        return dataclasses.replace(ds, arrays=self.standardizer.apply(ds.arrays)), labels
+
+    def _outputs(self, ds: Any, batch_size: int) -> np.ndarray:
+        """Raw outputs: logits (N, C), or standardised regression outputs (N, 1 or 2)."""
+        if self.is_baseline:  # regression baselines (classifiers give probabilities: predict_proba)
+            return self.model.predict(_flat(ds))[:, None]
         import torch
 
         self.model.eval()
@@ -721,10 +812,7 @@ class LoadedRun:
         with torch.no_grad():
             for batch in ds.batches(batch_size, device=device):
                 outs.append(self.model(*[batch[k] for k in self.model.input_names]).float().cpu())
-        out = torch.cat(outs).numpy()
-        if self.target:
-            return out * self.target["std"] + self.target["mean"], labels
-        return softmax(out), labels
+        return torch.cat(outs).numpy()
 
     def map_labels(self, ds: Any) -> np.ndarray | None:
         """The dataset's labels in this model's class order (None when it has no classes)."""
@@ -801,12 +889,17 @@ def _check_format(meta: Mapping[str, Any], path: Path) -> None:
 def predict_run(run_dir: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
                 *, progress: bool = True) -> Path:
     """Write ``scores`` (N, C) and, when the file has them, ``labels`` (N,) to ``out`` (HDF5);
-    regression runs write ``predictions`` (N, 1) and ``targets`` (N, 1)."""
+    regression runs write ``predictions`` (N, 1), ``targets`` (N, 1) and, for ``gaussian_nll``
+    heads, ``sigma`` (N, 1), in the target's units."""
     run = load_run(run_dir)
-    probs, labels = run.predict_proba(data, progress=progress)
+    sigma = None
+    if run.target:
+        probs, sigma, labels = run.predict_regression(data, progress=progress)
+    else:
+        probs, labels = run.predict_proba(data, progress=progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_scores(out, probs, labels, run.class_names, run.target["name"] if run.target else None)
+    _write_scores(out, probs, labels, run.class_names, run.target["name"] if run.target else None, sigma)
     return out
 
 
@@ -816,17 +909,20 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | os.PathLike, *, out_dir
     from colliderlab import metrics
 
     run = load_run(run_dir)
-    probs, labels = run.predict_proba(data, progress=progress)
     out_dir = Path(out_dir) if out_dir else Path(run_dir) / f"eval-{Path(data).stem}"
     out_dir.mkdir(parents=True, exist_ok=True)
     if run.target:
         from colliderlab import plots
 
-        res = {"target": run.target["name"], **metrics.regression_metrics(probs[:, 0], labels[:, 0]),
-               "model": run.model_name, "data": str(data), **_meta_of_file(str(data))}
+        probs, sigma, labels = run.predict_regression(data, progress=progress)
+        res = {"target": run.target["name"], **metrics.regression_metrics(probs[:, 0], labels[:, 0])}
+        if sigma is not None:
+            res.update(metrics.pull_metrics(probs[:, 0], labels[:, 0], sigma[:, 0]))
+        res.update(model=run.model_name, data=str(data), **_meta_of_file(str(data)))
         _write_json(out_dir / "results.json", res)
         plots.plot_regression(probs[:, 0], labels[:, 0], out_dir / "regression.png", run.target["name"])
         return res
+    probs, labels = run.predict_proba(data, progress=progress)
     if labels is None:
         raise ValueError(f"{data} has no labels; use predict instead")
     res = score_metrics(probs, labels, run.class_names)

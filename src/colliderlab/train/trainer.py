@@ -12,7 +12,10 @@ loss) by defining
 * ``configure_optimizers(config: TrainerConfig) -> list[torch.optim.Optimizer]``,
 * ``training_step(batch, ctx: StepContext) -> dict[str, float]`` doing its own backward and
   optimiser steps through ``ctx.step(loss, optimizer)``, and returning at least ``"loss"``,
-* ``validation_step(batch) -> dict[str, float]`` (at least ``"loss"``, batch-averaged).
+* ``validation_step(batch) -> dict[str, float]`` (at least ``"loss"``, batch-averaged),
+* ``initialise_from(train)``, called once with the training set before the first step of a fresh
+  (not resumed) run: a data-dependent initialisation (standardisation constants, supports) that
+  the model keeps in buffers, so it is saved with the weights.
 
 Everything else (epochs, schedules, checkpoints, metrics, resume) is shared.
 """
@@ -400,6 +403,8 @@ class Trainer:
             torch.set_rng_state(ck["rng"]["torch"])
             np.random.set_state(ck["rng"]["numpy"])
             random.setstate(ck["rng"]["python"])
+        if start_epoch == 0 and step == 0 and hasattr(self.model, "initialise_from"):
+            self.model.initialise_from(train)
         writer = _tensorboard(self.run_dir)
         t0 = time.perf_counter()
         stopped = False

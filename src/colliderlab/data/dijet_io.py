@@ -1,0 +1,183 @@
+"""Dijet samples for resonance searches on disk: parallel, resumable generation and reading.
+
+:func:`generate_dijets` runs :func:`colliderlab.physics.dijet.dijet_chunk` over chunks 0, 1, 2, ...
+of one kind ("qcd" or "wprime") until ``n_events`` selected events exist. Every finished chunk is
+saved atomically under ``OUT.parts/`` beside a manifest of the settings, so a killed run resumes
+where it stopped (same settings) or starts over (different settings); chunks are taken in order,
+so the file is the same whatever the number of workers. The final HDF5 file (written to a
+temporary name, then renamed) holds
+
+* ``jet_p4`` (N, 2, 4) float64 (E, px, py, pz) of the two leading R = 1.0 jets, GeV;
+* ``tau`` (N, 2, 3) float64 N-subjettiness tau_1..3 of those jets;
+* root attributes ``format = "colliderlab-dijet"``, ``kind``, ``config`` (JSON of
+  :class:`~colliderlab.physics.dijet.DijetConfig`), ``n_generated`` (events generated for the N
+  kept: the selection efficiency is N / n_generated), ``seconds`` (Pythia / detector / jets).
+
+:func:`read_dijets` returns the arrays and the search features (:func:`dijet_features`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from colliderlab.data.errors import DataFormatError
+from colliderlab.physics.dijet import DIJET_KINDS, DijetConfig, dijet_chunk, dijet_features
+
+__all__ = ["FORMAT", "generate_dijets", "read_dijets"]
+
+FORMAT = "colliderlab-dijet"
+
+
+def _part_path(parts: Path, chunk: int) -> Path:
+    return parts / f"chunk{chunk:06d}.npz"
+
+
+def _run_chunk(kind: str, config: DijetConfig, chunk: int, path: str) -> str:
+    out = dijet_chunk(kind, config, chunk)
+    tmp = Path(path).with_suffix(f".tmp-{os.getpid()}.npz")
+    np.savez(tmp, **out)
+    os.replace(tmp, path)
+    return path
+
+
+def generate_dijets(
+    path: str | os.PathLike,
+    kind: str,
+    n_events: int,
+    config: DijetConfig | None = None,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Generate ``n_events`` selected events of ``kind`` into ``path`` (see the module docstring).
+
+    Returns a summary: ``n_events``, ``n_generated``, ``chunks``, ``resumed_chunks``,
+    ``wall_seconds`` and ``seconds`` per stage summed over chunks (CPU time of the workers).
+    """
+    config = config or DijetConfig()
+    if kind not in DIJET_KINDS:
+        raise ValueError(f"unknown dijet kind {kind!r}; valid kinds: {', '.join(DIJET_KINDS)}")
+    if n_events < 1 or workers < 1:
+        raise ValueError(f"n_events ({n_events}) and workers ({workers}) must be >= 1")
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    parts = path.with_name(path.name + ".parts")
+    manifest = {"kind": kind, "config": asdict(config)}
+    mfile = parts / "manifest.json"
+    if parts.exists() and (not mfile.exists() or json.loads(mfile.read_text()) != manifest):
+        shutil.rmtree(parts)  # another run's parts: start over
+    parts.mkdir(parents=True, exist_ok=True)
+    mfile.write_text(json.dumps(manifest, sort_keys=True))
+
+    t0 = time.perf_counter()
+    done: dict[int, dict[str, np.ndarray]] = {}
+
+    def load(chunk: int) -> None:
+        with np.load(_part_path(parts, chunk)) as z:
+            done[chunk] = {k: z[k] for k in z.files}
+
+    resumed = 0
+    while _part_path(parts, len(done)).exists():  # finished chunks of a killed run, in order
+        try:
+            load(len(done))
+        except Exception:  # an unreadable part: regenerate it and what follows
+            break
+        resumed += 1
+
+    def n_kept() -> int:
+        return sum(len(d["jet_p4"]) for d in done.values())
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_events, desc=f"dijet {kind}", unit="ev", initial=min(n_kept(), n_events))
+    ctx = get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=ctx) if workers > 1 else None
+    try:
+        pending: dict[int, Any] = {}
+        next_chunk = len(done)
+        while n_kept() < n_events:
+            # keep up to `workers` chunks in flight, as many as the selection efficiency so far needs
+            per_chunk = n_kept() / len(done) if done and n_kept() else 0.5 * config.chunk_events
+            while len(pending) < workers and (not pending or n_kept() + len(pending) * per_chunk < n_events):
+                p = str(_part_path(parts, next_chunk))
+                pending[next_chunk] = (pool.submit(_run_chunk, kind, config, next_chunk, p) if pool
+                                       else _run_chunk(kind, config, next_chunk, p))
+                next_chunk += 1
+            chunk = min(pending)
+            fut = pending.pop(chunk)
+            if pool:
+                fut.result()
+            load(chunk)
+            if bar is not None:
+                bar.n = min(n_kept(), n_events)
+                bar.refresh()
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+        if bar is not None:
+            bar.close()
+
+    # chunks in order until n_events: the same file for any number of workers
+    arrays: dict[str, list[np.ndarray]] = {"jet_p4": [], "tau": []}
+    n, n_gen, seconds, used = 0, 0, np.zeros(3), 0
+    for c in range(len(done)):
+        if n >= n_events:
+            break
+        d = done[c]
+        take = min(len(d["jet_p4"]), n_events - n)
+        arrays["jet_p4"].append(d["jet_p4"][:take])
+        arrays["tau"].append(d["tau"][:take])
+        n += take
+        n_gen += int(d["n_generated"])
+        seconds += d["seconds"]
+        used += 1
+    _write(path, {k: np.concatenate(v) for k, v in arrays.items()}, kind, config, n_gen, seconds)
+    shutil.rmtree(parts)
+    return {"path": str(path), "n_events": n, "n_generated": n_gen, "chunks": used, "resumed_chunks": resumed,
+            "wall_seconds": time.perf_counter() - t0, "seconds": dict(zip(("pythia", "detector", "jets"),
+                                                                          seconds.tolist(), strict=True))}
+
+
+def _write(path: Path, arrays: dict[str, np.ndarray], kind: str, config: DijetConfig, n_generated: int,
+           seconds: np.ndarray) -> None:
+    import h5py
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            for k, v in arrays.items():
+                f.create_dataset(k, data=v, compression="gzip")
+            f.attrs.update({"format": FORMAT, "kind": kind, "config": json.dumps(asdict(config)),
+                            "n_generated": int(n_generated), "seconds": seconds.tolist()})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_dijets(path: str | os.PathLike) -> dict[str, Any]:
+    """A file of :func:`generate_dijets`: ``jet_p4``, ``tau``, the search features (``mjj``,
+    ``mj1``, ``delta_mj``, ``tau21_j1``, ``tau21_j2``; each (N,)) and ``attrs``."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("format") != FORMAT:
+            raise DataFormatError(path, f"not a {FORMAT} file (format attribute {f.attrs.get('format')!r})")
+        out: dict[str, Any] = {"jet_p4": f["jet_p4"][:], "tau": f["tau"][:]}
+        out["attrs"] = {"kind": str(f.attrs["kind"]), "config": json.loads(f.attrs["config"]),
+                        "n_generated": int(f.attrs["n_generated"]), "seconds": list(f.attrs["seconds"])}
+    out.update(dijet_features(out["jet_p4"], out["tau"]))
+    return out
