@@ -14,6 +14,9 @@
                       [--config OPTIONS.yaml] [--set key=value ...]
     colliderlab calo simulate --geometry calogan --particles gamma,pi0 --n 10000 --out showers.h5
     colliderlab calo evaluate RUN_DIR [--reference FILE] [--n N]
+    colliderlab anomaly dijets --kind qcd|wprime --n N --out FILE [--seed S] [--workers W]
+    colliderlab anomaly search --background F --signal F --independent F [--n-signal N,...] [--runs 5]
+    colliderlab anomaly events --sm w_lnu=F,z_ll=F,... --signals a_4l=F,... [--out-dir D] [--epochs N]
 """
 
 from __future__ import annotations
@@ -111,6 +114,38 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", help="output folder (default RUN_DIR/evaluation)")
     q.add_argument("--no-cells", action="store_true", help="skip the (slower) cell-level classifier")
     q.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("anomaly", help="anomaly detection: dijet samples and weakly supervised resonance searches")
+    anom = p.add_subparsers(dest="anomaly_command", required=True)
+    q = anom.add_parser("dijets", help="LHC Olympics R&D dijets (QCD or W' -> X Y), resumable, to HDF5")
+    q.add_argument("--kind", required=True, help="qcd or wprime")
+    q.add_argument("--n", type=int, required=True, help="selected events (leading R=1 jet above 1.2 TeV)")
+    q.add_argument("--out", required=True, help="output HDF5 (a killed run resumes from OUT.parts/)")
+    q.add_argument("--seed", type=int, default=2020)
+    q.add_argument("--workers", type=int, default=1, help="local worker processes")
+    q.add_argument("--quiet", action="store_true")
+    q = anom.add_parser("search", help="CWoLa hunting, ANODE, CATHODE + supervised/idealised bounds: peak SIC")
+    q.add_argument("--background", required=True, help="QCD dijet file: the 'data' background")
+    q.add_argument("--signal", required=True, help="W' dijet file: the signal to inject")
+    q.add_argument("--independent", required=True, help="an independent QCD file (idealised template, test)")
+    q.add_argument("--out-dir", default="runs/anomaly-search")
+    q.add_argument("--n-signal", help="comma list of injected signal events (default: the LHCO S/sqrt(B) point)")
+    q.add_argument("--runs", type=int, default=5, help="runs per point; figures are medians")
+    q.add_argument("--methods", help="comma list of supervised, idealised, cathode, cwola, anode (default all)")
+    q.add_argument("--flow-epochs", type=int, help="epochs of the conditional flows (default 40)")
+    q.add_argument("--min-background", type=int, default=25, help="background test events a SIC point needs")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--json", action="store_true", help="print the summary as JSON")
+    q = anom.add_parser("events", help="AE/VAE on the Standard-Model cocktail vs a supervised BDT per signal")
+    q.add_argument("--sm", required=True, help="comma list process=FILE of Standard-Model event files")
+    q.add_argument("--signals", required=True, help="comma list name=FILE of signal event files")
+    q.add_argument("--out-dir", default="runs/anomaly-events")
+    q.add_argument("--test-fraction", type=float, default=0.5, help="held-out Standard-Model share")
+    q.add_argument("--epochs", type=int, help="training epochs of the AE and the VAE")
+    q.add_argument("--preset", default="lite", help="anomaly_ae / anomaly_vae preset (lite or paper)")
+    q.add_argument("--log-features", default="", help="comma list of heavy-tailed features taken as log(1+x)")
+    q.add_argument("--no-trigger", action="store_true", help="skip the ONNX export and hls4ml emulation")
+    q.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     p = sub.add_parser("export", help="export a trained run: ONNX, torch.export, hls4ml or conifer")
     p.add_argument("run_dir")
@@ -339,6 +374,66 @@ def _cmd_calo(a: argparse.Namespace) -> int:
     return 0
 
 
+def _named_files(text: str, what: str) -> dict[str, str]:
+    out = {}
+    for item in (t for t in text.split(",") if t):
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{what} must be a comma list of name=FILE, got {item!r}")
+        out[name] = path
+    return out
+
+
+def _cmd_anomaly(a: argparse.Namespace) -> int:
+    if a.anomaly_command == "events":
+        from dataclasses import replace
+
+        from colliderlab.anomaly.event_search import (
+            EventAnomalyConfig,
+            efficiency_table_markdown,
+            run_event_files,
+        )
+
+        config = EventAnomalyConfig(ae_preset=a.preset, vae_preset=a.preset, trigger=not a.no_trigger,
+                                    log_features=tuple(f for f in a.log_features.split(",") if f))
+        if a.epochs:
+            config = replace(config, trainer=replace(config.trainer, epochs=a.epochs))
+        metrics = run_event_files(_named_files(a.sm, "--sm"), _named_files(a.signals, "--signals"), a.out_dir,
+                                  config, test_fraction=a.test_fraction)
+        print(json.dumps(metrics, default=str) if a.json else efficiency_table_markdown(metrics))
+        return 0
+    if a.anomaly_command == "dijets":
+        from colliderlab.data.dijet_io import generate_dijets
+        from colliderlab.physics.dijet import DijetConfig
+
+        summary = generate_dijets(a.out, a.kind, a.n, DijetConfig(seed=a.seed), workers=a.workers,
+                                  progress=not a.quiet)
+        print(json.dumps(summary, indent=1))
+        return 0
+    from dataclasses import replace
+
+    from colliderlab.anomaly.dijet_search import load_samples, markdown_table, run_dijet_search
+    from colliderlab.anomaly.weak import METHODS, SearchConfig
+
+    methods = tuple(m for m in (a.methods or ",".join(METHODS)).split(",") if m)
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise ValueError(f"unknown method(s) {bad}; valid: {', '.join(METHODS)}")
+    config = SearchConfig(min_background=a.min_background)
+    if a.flow_epochs:
+        config = replace(config, flow=replace(config.flow, epochs=a.flow_epochs))
+    n_signals = [int(v) for v in a.n_signal.split(",")] if a.n_signal else None
+    bkg, sig, ind = load_samples(a.background, a.signal, a.independent)
+    res = run_dijet_search(bkg, sig, ind, a.out_dir, config=config, n_signals=n_signals, runs=a.runs,
+                           methods=methods, seed=a.seed, log=None if a.json else print)
+    if a.json:
+        print(json.dumps(res["summary"], default=float))
+    else:
+        print(markdown_table(res["summary"], methods))
+        print(f"wrote {a.out_dir}/results.json, results.md and figures")
+    return 0
+
+
 _COMMANDS = {
     "generate": _cmd_generate,
     "inspect": _cmd_inspect,
@@ -351,6 +446,7 @@ _COMMANDS = {
     "benchmark": _cmd_benchmark,
     "export": _cmd_export,
     "calo": _cmd_calo,
+    "anomaly": _cmd_anomaly,
 }
 
 

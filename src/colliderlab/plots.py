@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images", "plot_regression",
-           "plot_response_vs_true", "plot_shower_observables", "plot_average_showers"]
+           "plot_response_vs_true", "plot_shower_observables", "plot_average_showers", "plot_sic_curves",
+           "plot_sic_sweep"]
 
 # Axis labels and sensible ranges for common observables (quantiles are used otherwise).
 _LABELS = {
@@ -297,6 +298,50 @@ def plot_average_showers(reference, generated, out: str | os.PathLike) -> Path:
                                      aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
             axes[row, k].set_title(f"{label}, layer {k}", fontsize=12)
             fig.colorbar(im, ax=axes[row, k])
+    path = _save(fig, out)
+    plt.close(fig)
+    return path
+
+
+def plot_sic_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: str | os.PathLike,
+                    title: str = "") -> Path:
+    """Significance improvement eps_S / sqrt(eps_B) against eps_S, one line per method.
+
+    Args:
+        curves: method -> (eff_s, sic) from :func:`colliderlab.metrics.sic_curve`.
+    """
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for name, (es, sic) in curves.items():
+        ax.plot(es, sic, lw=2, label=name)
+    ax.axhline(1.0, color="grey", ls=":", lw=1)
+    ax.set_xlabel("signal efficiency $\\epsilon_S$")
+    ax.set_ylabel("SIC  ε_S / √ε_B")
+    ax.set_xlim(0, 1)
+    if title:
+        ax.set_title(title, fontsize=14)
+    ax.legend(fontsize=12)
+    path = _save(fig, out)
+    plt.close(fig)
+    return path
+
+
+def plot_sic_sweep(x: np.ndarray, medians: Mapping[str, np.ndarray], out: str | os.PathLike,
+                   spreads: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                   xlabel: str = "S/B in the signal region") -> Path:
+    """Peak SIC (median over runs, optional band) against the amount of injected signal."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for name, med in medians.items():
+        (line,) = ax.plot(x, med, "o-", lw=2, label=name)
+        if spreads and name in spreads:
+            lo, hi = spreads[name]
+            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2)
+    ax.axhline(1.0, color="grey", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("peak SIC")
+    ax.legend(fontsize=12)
     path = _save(fig, out)
     plt.close(fig)
     return path

@@ -6,7 +6,8 @@ import importlib
 
 __all__ = ["FAMILIES", "load_families"]
 
-# Modules whose import registers torch models (taggers here, generators in colliderlab.generative);
+# Modules whose import registers torch models (taggers here, generators in colliderlab.generative,
+# anomaly scorers in colliderlab.anomaly);
 # imported on first registry use.
 FAMILIES = (
     "dnn",
@@ -24,6 +25,8 @@ FAMILIES = (
     "colliderlab.generative.fm",
     "colliderlab.generative.gan",
     "colliderlab.generative.vae",
+    "colliderlab.anomaly.event_ae",
+    "colliderlab.anomaly.jet_ae",
 )
 
 

@@ -1,0 +1,410 @@
+"""Event-level samples on disk (issue #6): resumable generation, reading, and the SM cocktail.
+
+:func:`generate_events` runs :func:`colliderlab.physics.sm_events.event_chunk` over chunks 0, 1,
+2, ... of one process until ``n_events`` triggered events exist (or ``max_generated`` events
+were generated). Every finished chunk is saved atomically under ``OUT.parts/`` beside a
+manifest of the settings, so a killed run resumes where it stopped (same settings) or starts
+over (different settings); chunks are taken in order, so the file is the same whatever the
+number of workers. The final HDF5 file (written to a temporary name, then renamed) holds
+
+* ``features`` (N, F) float32, the high-level features
+  (:data:`~colliderlab.physics.sm_events.FEATURE_NAMES`, also in the ``feature_names``
+  attribute);
+* ``electrons``, ``muons`` (N, 4, 5) float32 (pt, eta, phi, charge, rel_iso; isolated, pT
+  order, zero padded), ``jets`` (N, 10, 6) float32 (pt, eta, phi, mass, btag, flavour),
+  ``met`` (N, 2) float32 (MET, phi);
+* root attributes ``format = "colliderlab-events"``, ``process``, ``config`` (JSON of
+  :class:`~colliderlab.physics.sm_events.EventConfig`), ``n_generated`` (Pythia events of the
+  chunks used), ``n_filtered`` (of those, passing the generator-level lepton filter),
+  ``sigma_gen_pb`` (Pythia's ``sigmaGen()``, mb -> pb, averaged over the chunks weighted by
+  their events), ``filter_efficiency`` (n_filtered / n_generated; 1 without filter),
+  ``trigger_efficiency`` (N / n_filtered), ``seconds`` (pythia / detector / reconstruction,
+  summed over chunks), ``feature_names``, ``lepton_fields``, ``jet_fields``.
+
+The events stored are all triggered events of whole chunks, so the efficiencies are exact
+ratios of the sample. :func:`read_events` returns the arrays and the weights;
+:func:`cocktail` mixes the Standard-Model processes in proportion to
+``sigma_gen x filter efficiency x trigger efficiency``, measured, never typed in (an unweighted
+draw, limited by the scarcest process, or with ``weighted=True`` every event with a weight).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from colliderlab.data.errors import DataFormatError
+from colliderlab.physics.sm_events import (
+    FEATURE_NAMES,
+    JET_FIELDS,
+    LEPTON_FIELDS,
+    EventConfig,
+    check_process,
+    event_chunk,
+)
+
+__all__ = ["FORMAT", "OBJECT_KEYS", "generate_events", "read_events", "cocktail"]
+
+FORMAT = "colliderlab-events"
+OBJECT_KEYS: tuple[str, ...] = ("electrons", "muons", "jets", "met")
+_ARRAY_KEYS = ("features", *OBJECT_KEYS)
+_MB_TO_PB = 1e9
+
+
+def _part_path(parts: Path, chunk: int) -> Path:
+    return parts / f"chunk{chunk:06d}.npz"
+
+
+def _run_chunk(process: str, config: EventConfig, chunk: int, path: str) -> str:
+    out = event_chunk(process, config, chunk)
+    tmp = Path(path).with_suffix(f".tmp-{os.getpid()}.npz")
+    np.savez(tmp, **out)
+    os.replace(tmp, path)
+    return path
+
+
+def generate_events(
+    path: str | os.PathLike,
+    process: str,
+    n_events: int,
+    config: EventConfig | None = None,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    overwrite: bool = False,
+    max_generated: int | None = None,
+    max_seconds: float | None = None,
+) -> dict[str, Any]:
+    """Generate ``n_events`` triggered events of ``process`` into ``path`` (see the module docstring).
+
+    Args:
+        path: output HDF5 file.
+        process: one of :data:`~colliderlab.physics.sm_events.PROCESSES`.
+        n_events: triggered events wanted; whole chunks are kept, so the file may hold a few more.
+        config: sample settings (default :class:`EventConfig`).
+        workers: parallel worker processes (chunks are assigned in order: same file for any number).
+        progress: show a tqdm bar of triggered events.
+        overwrite: replace an existing ``path``.
+        max_generated: stop once this many events were generated even if fewer than
+            ``n_events`` fired the trigger (for the expensive filtered QCD sample).
+        max_seconds: stop starting new chunks after this much wall time (the file then holds
+            the chunks finished so far; at least one). Time-boxed samples depend on the
+            machine's speed, unlike the other limits.
+
+    Returns:
+        A summary: ``path``, ``process``, ``n_events``, ``n_generated``, ``n_filtered``,
+        ``sigma_gen_pb``, ``filter_efficiency``, ``trigger_efficiency``, ``sigma_pb``
+        (sigma_gen x filter efficiency), ``chunks``, ``resumed_chunks``, ``wall_seconds``,
+        ``ms_per_event`` (worker seconds per generated event) and ``seconds`` per stage.
+    """
+    config = config or EventConfig()
+    check_process(process)
+    if n_events < 1 or workers < 1:
+        raise ValueError(f"n_events ({n_events}) and workers ({workers}) must be >= 1")
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    parts = path.with_name(path.name + ".parts")
+    manifest = json.loads(json.dumps({"process": process, "config": asdict(config)}))
+    mfile = parts / "manifest.json"
+    if parts.exists() and (not mfile.exists() or json.loads(mfile.read_text()) != manifest):
+        shutil.rmtree(parts)  # another run's parts: start over
+    parts.mkdir(parents=True, exist_ok=True)
+    mfile.write_text(json.dumps(manifest, sort_keys=True))
+
+    t0 = time.perf_counter()
+    done: dict[int, dict[str, np.ndarray]] = {}
+
+    def load(chunk: int) -> None:
+        with np.load(_part_path(parts, chunk)) as z:
+            done[chunk] = {k: z[k] for k in z.files}
+
+    resumed = 0
+    while _part_path(parts, len(done)).exists():  # finished chunks of a killed run, in order
+        try:
+            load(len(done))
+        except Exception:  # an unreadable part: regenerate it and what follows
+            break
+        resumed += 1
+
+    def n_kept() -> int:
+        return sum(len(d["features"]) for d in done.values())
+
+    def n_gen() -> int:
+        return sum(int(d["n_generated"]) for d in done.values())
+
+    def finished() -> bool:
+        out_of_time = max_seconds is not None and done and time.perf_counter() - t0 > max_seconds
+        return (
+            n_kept() >= n_events
+            or (max_generated is not None and n_gen() >= max_generated)
+            or bool(out_of_time)
+        )
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=n_events, desc=f"events {process}", unit="ev", initial=min(n_kept(), n_events)
+        )
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
+    try:
+        pending: dict[int, Any] = {}
+        next_chunk = len(done)
+        while not finished():
+            # keep up to `workers` chunks in flight, as many as the trigger efficiency so far needs
+            per_chunk = n_kept() / len(done) if done and n_kept() else 0.05 * config.chunk_events
+            gen_left = None if max_generated is None else max_generated - n_gen()
+            while (
+                not finished()
+                and len(pending) < workers
+                and (
+                    not pending
+                    or (
+                        n_kept() + len(pending) * per_chunk < n_events
+                        and (gen_left is None or len(pending) * config.chunk_events < gen_left)
+                    )
+                )
+            ):
+                p = str(_part_path(parts, next_chunk))
+                pending[next_chunk] = (
+                    pool.submit(_run_chunk, process, config, next_chunk, p)
+                    if pool
+                    else _run_chunk(process, config, next_chunk, p)
+                )
+                next_chunk += 1
+            chunk = min(pending)
+            fut = pending.pop(chunk)
+            if pool:
+                fut.result()
+            load(chunk)
+            if bar is not None:
+                bar.n = min(n_kept(), n_events)
+                bar.set_postfix(generated=n_gen(), refresh=False)
+                bar.refresh()
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+        if bar is not None:
+            bar.close()
+
+    # whole chunks in order until n_events (or max_generated): the same file for any number of workers
+    arrays: dict[str, list[np.ndarray]] = {k: [] for k in _ARRAY_KEYS}
+    n = n_generated = n_filtered = used = 0
+    sigma_sum, seconds = 0.0, np.zeros(3)
+    for c in range(len(done)):
+        if n >= n_events or (max_generated is not None and n_generated >= max_generated):
+            break
+        d = done[c]
+        for k in _ARRAY_KEYS:
+            arrays[k].append(d[k])
+        n += len(d["features"])
+        n_generated += int(d["n_generated"])
+        n_filtered += int(d["n_filtered"])
+        sigma_sum += float(d["sigma_gen_mb"]) * int(d["n_generated"])
+        seconds += d["seconds"]
+        used += 1
+    attrs = {
+        "format": FORMAT,
+        "process": process,
+        "config": json.dumps(asdict(config)),
+        "n_generated": int(n_generated),
+        "n_filtered": int(n_filtered),
+        "sigma_gen_pb": sigma_sum / max(n_generated, 1) * _MB_TO_PB,
+        "filter_efficiency": n_filtered / max(n_generated, 1),
+        "trigger_efficiency": n / max(n_filtered, 1),
+        "seconds": seconds.tolist(),
+        "feature_names": list(FEATURE_NAMES),
+        "lepton_fields": list(LEPTON_FIELDS),
+        "jet_fields": list(JET_FIELDS),
+    }
+    _write(path, {k: np.concatenate(v) for k, v in arrays.items()}, attrs)
+    shutil.rmtree(parts)
+    wall = time.perf_counter() - t0
+    return {
+        "path": str(path),
+        "process": process,
+        "n_events": n,
+        "n_generated": n_generated,
+        "n_filtered": n_filtered,
+        "sigma_gen_pb": attrs["sigma_gen_pb"],
+        "filter_efficiency": attrs["filter_efficiency"],
+        "trigger_efficiency": attrs["trigger_efficiency"],
+        "sigma_pb": attrs["sigma_gen_pb"] * attrs["filter_efficiency"],
+        "chunks": used,
+        "resumed_chunks": resumed,
+        "wall_seconds": wall,
+        "ms_per_event": 1e3 * float(seconds.sum()) / max(n_generated, 1),
+        "seconds": dict(
+            zip(("pythia", "detector", "reconstruction"), seconds.tolist(), strict=True)
+        ),
+    }
+
+
+def _write(path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> None:
+    import h5py
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            for k, v in arrays.items():
+                f.create_dataset(k, data=v, compression="gzip")
+            f.attrs.update(attrs)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_events(path: str | os.PathLike) -> dict[str, Any]:
+    """A file of :func:`generate_events`.
+
+    Returns:
+        ``features`` (N, F) float32, ``feature_names`` (tuple of str), ``process`` (str),
+        ``sigma_pb`` (sigma_gen x filter efficiency, pb), ``sigma_gen_pb``,
+        ``filter_efficiency``, ``trigger_efficiency`` (floats), ``n_generated``,
+        ``n_filtered`` (ints), ``electrons``, ``muons`` (N, 4, 5), ``jets`` (N, 10, 6),
+        ``met`` (N, 2) float32, ``lepton_fields``, ``jet_fields`` (tuples of str), ``config``
+        (dict) and ``seconds`` (pythia, detector, reconstruction: worker seconds of the chunks).
+
+    Raises:
+        DataFormatError: not a ``colliderlab-events`` file, or one missing a dataset.
+    """
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise DataFormatError(path, f"cannot open as HDF5 ({err})") from None
+    with f:
+        if f.attrs.get("format") != FORMAT:
+            raise DataFormatError(
+                path, f"not a {FORMAT} file (format attribute {f.attrs.get('format')!r})"
+            )
+        missing = [k for k in _ARRAY_KEYS if k not in f]
+        if missing:
+            raise DataFormatError(path, f"missing datasets {missing}")
+        out: dict[str, Any] = {k: f[k][:] for k in _ARRAY_KEYS}
+        a = f.attrs
+        out["feature_names"] = tuple(str(s) for s in a["feature_names"])
+        out["lepton_fields"] = tuple(str(s) for s in a["lepton_fields"])
+        out["jet_fields"] = tuple(str(s) for s in a["jet_fields"])
+        out["process"] = str(a["process"])
+        out["config"] = json.loads(a["config"])
+        out["n_generated"] = int(a["n_generated"])
+        out["n_filtered"] = int(a["n_filtered"])
+        out["sigma_gen_pb"] = float(a["sigma_gen_pb"])
+        out["filter_efficiency"] = float(a["filter_efficiency"])
+        out["trigger_efficiency"] = float(a["trigger_efficiency"])
+        out["seconds"] = tuple(float(x) for x in a["seconds"])
+    out["features"] = out["features"].astype(np.float32)
+    out["sigma_pb"] = out["sigma_gen_pb"] * out["filter_efficiency"]
+    return out
+
+
+def cocktail(
+    paths: Mapping[str, str | os.PathLike],
+    n_events: int | None = None,
+    *,
+    seed: int = 0,
+    weighted: bool = False,
+) -> dict[str, Any]:
+    """Mix processes in proportion to their triggered cross-sections.
+
+    The fraction of process p is ``w_p / sum w`` with ``w_p = sigma_pb x trigger_efficiency``
+    read from each file (``sigma_pb`` already includes the generator-level filter efficiency).
+    Events of each process are drawn without replacement, then shuffled together.
+
+    An unweighted mixture is limited by the scarcest process relative to its fraction (the
+    filtered QCD sample, in practice). ``weighted=True`` instead takes every event of every
+    process once and returns per-event weights that give each process its fraction.
+
+    Args:
+        paths: process name -> file of :func:`generate_events` (the name must match the file's).
+        n_events: total events; ``None`` takes the largest total every process can supply at
+            its fraction (limited by the scarcest one). Must be ``None`` when ``weighted``.
+        seed: the draw and the shuffle.
+        weighted: all events, weighted (see above), instead of an unweighted draw.
+
+    Returns:
+        ``features`` (N, F) float32, ``process`` (N,) int64 index into ``process_names``,
+        ``process_names`` (tuple of str, in the order of ``paths``), ``fractions`` (dict
+        name -> fraction), ``weights`` (N,) float64 (all 1 unless ``weighted``; they sum to
+        N and those of process p to ``fractions[p] * N``), ``counts`` (dict name -> events
+        taken), ``weights_pb`` (dict name -> sigma x filter x trigger efficiency, pb) and
+        ``feature_names``.
+
+    Raises:
+        ValueError: empty ``paths``, a name that differs from the file's process, files with
+            different features, or ``n_events`` larger than a process can supply.
+    """
+    if not paths:
+        raise ValueError("cocktail needs at least one process file")
+    samples = {}
+    for name, p in paths.items():
+        s = read_events(p)
+        if s["process"] != name:
+            raise ValueError(f"{p} holds process {s['process']!r}, not {name!r}")
+        samples[name] = s
+    names = tuple(samples)
+    feature_names = samples[names[0]]["feature_names"]
+    for name in names:
+        if samples[name]["feature_names"] != feature_names:
+            raise ValueError(f"{name}: feature names differ from {names[0]}'s")
+    w = np.array([samples[k]["sigma_pb"] * samples[k]["trigger_efficiency"] for k in names])
+    if not (w.sum() > 0):
+        raise ValueError(
+            f"the processes have no triggered cross-section: {dict(zip(names, w, strict=True))}"
+        )
+    frac = w / w.sum()
+    have = np.array([len(samples[k]["features"]) for k in names])
+    ok = frac > 0
+    n_max = int(np.floor(np.min(have[ok] / frac[ok])))
+    if weighted:
+        if n_events is not None:
+            raise ValueError("a weighted cocktail takes every event: pass n_events=None")
+        counts = np.where(ok, have, 0)
+        n_total = int(counts.sum())
+    else:
+        n_total = n_max if n_events is None else int(n_events)
+        if n_total > n_max:
+            scarce = names[int(np.argmin(np.where(ok, have / np.where(ok, frac, 1), np.inf)))]
+            raise ValueError(
+                f"n_events={n_total} needs more {scarce!r} events than its file holds (at most {n_max})"
+            )
+        # largest-remainder rounding of n_total * frac
+        raw = n_total * frac
+        counts = np.floor(raw).astype(np.int64)
+        rest = n_total - int(counts.sum())
+        counts[np.argsort(-(raw - counts), kind="stable")[:rest]] += 1
+        counts = np.minimum(counts, have)
+    rng = np.random.default_rng(seed)
+    feats, labels = [], []
+    for i, name in enumerate(names):
+        pick = rng.choice(have[i], size=int(counts[i]), replace=False)
+        feats.append(samples[name]["features"][np.sort(pick)])
+        labels.append(np.full(int(counts[i]), i, np.int64))
+    features = np.concatenate(feats)
+    process = np.concatenate(labels)
+    order = rng.permutation(len(process))
+    per_event = frac * n_total / np.maximum(counts, 1) if weighted else np.ones(len(names))
+    return {
+        "features": features[order].astype(np.float32),
+        "process": process[order],
+        "process_names": names,
+        "fractions": dict(zip(names, frac.tolist(), strict=True)),
+        "weights": per_event[process[order]].astype(np.float64),
+        "counts": dict(zip(names, counts.tolist(), strict=True)),
+        "weights_pb": dict(zip(names, w.tolist(), strict=True)),
+        "feature_names": feature_names,
+    }
