@@ -3,7 +3,7 @@ idealised anomaly detector, CATHODE, CWoLa hunting and ANODE, median of 5 runs, 
 of injected signal.
 
     python benchmarks/bench_lhco_search.py [--background data/lhco_qcd_n300000_seed2020.h5]
-        [--signal data/lhco_wprime_n30000_seed2022.h5] [--independent data/lhco_qcd_n150000_seed2021.h5]
+        [--signal data/lhco_wprime_n30000_seed2022.h5] [--independent data/lhco_qcd_n300000_seed2021.h5[,MORE.h5]]
         [--sweep 0.5,2,4] [--runs 5] [--out-dir runs/bench-lhco]
 
 The main point keeps the LHC Olympics S/sqrt(B) = 2.09 in the signal region; ``--sweep`` lists
@@ -23,8 +23,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--background", default="data/lhco_qcd_n300000_seed2020.h5")
     ap.add_argument("--signal", default="data/lhco_wprime_n30000_seed2022.h5")
-    ap.add_argument("--independent", default="data/lhco_qcd_n150000_seed2021.h5",
-                    help="independent QCD file; 'split:F' takes the last fraction F of --background instead")
+    ap.add_argument("--independent", default="data/lhco_qcd_n300000_seed2021.h5",
+                    help="independent QCD file(s), comma list; 'split:F' takes the last fraction F of --background")
     ap.add_argument("--sweep", default="0.5,2,4", help="multiples of the LHCO point ('' for none)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--flow-epochs", type=int, default=40)
@@ -52,7 +52,7 @@ def main() -> None:
         cut = int(len(bkg) * (1.0 - float(a.independent[6:])))
         bkg, ind = bkg.take(np.arange(cut)), bkg.take(np.arange(cut, len(bkg)))
     else:
-        bkg, sig, ind = load_samples(a.background, a.signal, a.independent)
+        bkg, sig, ind = load_samples(a.background, a.signal, a.independent.split(","))
     config = SearchConfig()
     config = replace(config, flow=replace(config.flow, epochs=a.flow_epochs))
     main_n = n_signal_for(bkg, sig, config, s_over_sqrt_b=LHCO_S_OVER_SQRT_B)

@@ -15,7 +15,7 @@
     colliderlab calo simulate --geometry calogan --particles gamma,pi0 --n 10000 --out showers.h5
     colliderlab calo evaluate RUN_DIR [--reference FILE] [--n N]
     colliderlab anomaly dijets --kind qcd|wprime --n N --out FILE [--seed S] [--workers W]
-    colliderlab anomaly search --background F --signal F --independent F [--n-signal N,...] [--runs 5]
+    colliderlab anomaly search --background F --signal F --independent F [F ...] [--n-signal N,...] [--runs 5]
     colliderlab anomaly events --sm w_lnu=F,z_ll=F,... --signals a_4l=F,... [--out-dir D] [--epochs N]
 """
 
@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = anom.add_parser("search", help="CWoLa hunting, ANODE, CATHODE + supervised/idealised bounds: peak SIC")
     q.add_argument("--background", required=True, help="QCD dijet file: the 'data' background")
     q.add_argument("--signal", required=True, help="W' dijet file: the signal to inject")
-    q.add_argument("--independent", required=True, help="an independent QCD file (idealised template, test)")
+    q.add_argument("--independent", required=True, nargs="+",
+                   help="independent QCD file(s), concatenated: idealised template and test background")
     q.add_argument("--out-dir", default="runs/anomaly-search")
     q.add_argument("--n-signal", help="comma list of injected signal events (default: the LHCO S/sqrt(B) point)")
     q.add_argument("--runs", type=int, default=5, help="runs per point; figures are medians")

@@ -141,7 +141,8 @@ def test_preprocessing_round_trips_and_bad_input_is_named(qcd):
 
 def test_cli_generates_dijets_and_runs_the_search(tmp_path, capsys):
     """`colliderlab anomaly dijets` writes the samples; `colliderlab anomaly search` reads them and
-    writes the peak-SIC table, the JSON and the SIC figure; bad method names are listed."""
+    writes the peak-SIC table, the JSON and the SIC figure; several independent files are concatenated;
+    bad method names are listed."""
     import json
 
     from colliderlab.cli import main
@@ -154,13 +155,14 @@ def test_cli_generates_dijets_and_runs_the_search(tmp_path, capsys):
     capsys.readouterr()
     out = tmp_path / "search"
     args = ["anomaly", "search", "--background", files["bkg"], "--signal", files["sig"], "--independent",
-            files["ind"], "--out-dir", str(out), "--runs", "1", "--flow-epochs", "2", "--n-signal", "20",
+            files["ind"], files["bkg"], "--out-dir", str(out), "--runs", "1", "--flow-epochs", "2", "--n-signal", "20",
             "--min-background", "5"]
     assert main([*args, "--methods", "supervised,idealised,cathode", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary[0]["n_signal"] == 20 and set(summary[0]) >= {"supervised", "idealised", "cathode"}
     assert 0.0 <= summary[0]["cathode"]["auc"] <= 1.0
     assert (out / "results.json").exists() and (out / "sic_curves.png").exists()
+    assert json.loads((out / "results.json").read_text())["n_independent"] == 600  # two files, concatenated
     assert main([*args, "--methods", "cathode,magic"]) == 2
     assert "valid: supervised" in capsys.readouterr().err
     assert main([*args[:3], files["sig"], *args[4:]]) == 2  # a W' file as the background

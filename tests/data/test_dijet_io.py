@@ -10,7 +10,8 @@ import pytest
 
 pytest.importorskip("pythia8mc")
 
-from colliderlab.data.dijet_io import _part_path, _run_chunk, generate_dijets, read_dijets  # noqa: E402
+from colliderlab.data.chunked import part_path  # noqa: E402
+from colliderlab.data.dijet_io import _run_chunk, generate_dijets, read_dijets  # noqa: E402
 from colliderlab.data.errors import DataFormatError  # noqa: E402
 from colliderlab.physics.dijet import DijetConfig  # noqa: E402
 
@@ -29,7 +30,7 @@ def test_generation_resumes_after_a_kill_and_matches_a_fresh_run(tmp_path):
     parts = tmp_path / "b.h5.parts"
     parts.mkdir()
     (parts / "manifest.json").write_text(json.dumps({"kind": "qcd", "config": asdict(CONFIG)}, sort_keys=True))
-    _run_chunk("qcd", CONFIG, 0, str(_part_path(parts, 0)))
+    _run_chunk("qcd", CONFIG, 0, str(part_path(parts, 0)))
     assert not (tmp_path / "b.h5").exists()
     resumed = generate_dijets(tmp_path / "b.h5", "qcd", 15, CONFIG, progress=False)
     assert resumed["resumed_chunks"] == 1

@@ -30,6 +30,7 @@ from colliderlab.anomaly.weak import (
     search_arrays,
     sweep,
 )
+from colliderlab.atomic import write_text
 
 __all__ = ["LHCO_S_OVER_SQRT_B", "load_samples", "n_signal_for", "run_dijet_search", "summarise", "markdown_table"]
 
@@ -37,18 +38,25 @@ LHCO_S_OVER_SQRT_B = 0.006 * np.sqrt(121_352)  # 2.09
 
 
 def load_samples(background: str | os.PathLike, signal: str | os.PathLike,
-                 independent: str | os.PathLike) -> tuple[DijetSample, DijetSample, DijetSample]:
-    """Read three ``colliderlab-dijet`` files and check their kinds (qcd, wprime, qcd)."""
+                 independent: str | os.PathLike | Sequence[str | os.PathLike]
+                 ) -> tuple[DijetSample, DijetSample, DijetSample]:
+    """Read ``colliderlab-dijet`` files and check their kinds (qcd, wprime, qcd).
+
+    ``independent`` may be several QCD files (independently seeded), concatenated in order.
+    """
     from colliderlab.data.dijet_io import read_dijets
 
+    ind_paths = [independent] if isinstance(independent, (str, os.PathLike)) else list(independent)
+    if not ind_paths:
+        raise ValueError("give at least one independent background file")
     out = []
     for path, kind, what in ((background, "qcd", "background"), (signal, "wprime", "signal"),
-                             (independent, "qcd", "independent background")):
+                             *((p, "qcd", "independent background") for p in ind_paths)):
         d = read_dijets(path)
         if d["attrs"]["kind"] != kind:
             raise ValueError(f"the {what} file {path} holds {d['attrs']['kind']!r} events; expected {kind!r}")
         out.append(search_arrays(d))
-    return out[0], out[1], out[2]
+    return out[0], out[1], DijetSample.concat(*out[2:])
 
 
 def n_signal_for(background: DijetSample, signal: DijetSample, config: SearchConfig,
@@ -90,12 +98,6 @@ def markdown_table(summary: Sequence[dict], methods: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def run_dijet_search(background: DijetSample, signal: DijetSample, independent: DijetSample,
                      out_dir: str | os.PathLike, *, config: SearchConfig | None = None,
                      n_signals: Sequence[int] | None = None, runs: int = 5, methods: Sequence[str] = METHODS,
@@ -132,8 +134,8 @@ def run_dijet_search(background: DijetSample, signal: DijetSample, independent: 
     if "idealised" in methods and "cathode" in methods:
         for r in summary:
             r["cathode_over_idealised"] = r["cathode"]["median"] / r["idealised"]["median"]
-    _write_text(out / "results.json", json.dumps(result, indent=1))
-    _write_text(out / "results.md", markdown_table(summary, methods) + "\n")
+    write_text(out / "results.json", json.dumps(result, indent=1))
+    write_text(out / "results.md", markdown_table(summary, methods) + "\n")
     plot_sic_curves(curves, out / "sic_curves.png",
                     title=f"{n_signals[0]} signal events injected, run 0")
     if len(summary) > 1:

@@ -32,7 +32,6 @@ trigger path ``trigger/`` (``anomaly_ae.onnx``, ``anomaly_vae.onnx``, the hls4ml
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -42,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import write_json
 from colliderlab.models.bdt import BDTConfig
 from colliderlab.train.trainer import TrainerConfig
 
@@ -116,22 +116,6 @@ def _check(x: Any, what: str, n_features: int | None = None) -> np.ndarray:
         row, col = np.argwhere(bad)[0]
         raise ValueError(f"{what} has {int(bad.sum())} non-finite values, first at row {row}, feature {col}")
     return x
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    return str(o)
 
 
 def efficiency_table_markdown(metrics: Mapping[str, Any], acceptance: float | None = None) -> str:
@@ -430,7 +414,7 @@ def run_event_anomaly(
         if config.plots:
             metrics["plots"] = _plots(out / "plots", s_test, s_val, s_sig, p_val, p_sig, rocs, kept,
                                       test_sm_process, process_names)
-        _write_json(out / "metrics.json", metrics)
+        write_json(out / "metrics.json", metrics)
         (out / "efficiencies.md").write_text(efficiency_table_markdown(metrics))
     return metrics
 

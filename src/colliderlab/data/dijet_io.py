@@ -21,15 +21,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
-from multiprocessing import get_context
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
 from colliderlab.data.errors import DataFormatError
 from colliderlab.physics.dijet import DIJET_KINDS, DijetConfig, dijet_chunk, dijet_features
 
@@ -38,16 +37,8 @@ __all__ = ["FORMAT", "generate_dijets", "read_dijets"]
 FORMAT = "colliderlab-dijet"
 
 
-def _part_path(parts: Path, chunk: int) -> Path:
-    return parts / f"chunk{chunk:06d}.npz"
-
-
 def _run_chunk(kind: str, config: DijetConfig, chunk: int, path: str) -> str:
-    out = dijet_chunk(kind, config, chunk)
-    tmp = Path(path).with_suffix(f".tmp-{os.getpid()}.npz")
-    np.savez(tmp, **out)
-    os.replace(tmp, path)
-    return path
+    return save_part(dijet_chunk(kind, config, chunk), path)
 
 
 def generate_dijets(
@@ -73,71 +64,17 @@ def generate_dijets(
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    parts = path.with_name(path.name + ".parts")
-    manifest = {"kind": kind, "config": asdict(config)}
-    mfile = parts / "manifest.json"
-    if parts.exists() and (not mfile.exists() or json.loads(mfile.read_text()) != manifest):
-        shutil.rmtree(parts)  # another run's parts: start over
-    parts.mkdir(parents=True, exist_ok=True)
-    mfile.write_text(json.dumps(manifest, sort_keys=True))
-
-    t0 = time.perf_counter()
-    done: dict[int, dict[str, np.ndarray]] = {}
-
-    def load(chunk: int) -> None:
-        with np.load(_part_path(parts, chunk)) as z:
-            done[chunk] = {k: z[k] for k in z.files}
-
-    resumed = 0
-    while _part_path(parts, len(done)).exists():  # finished chunks of a killed run, in order
-        try:
-            load(len(done))
-        except Exception:  # an unreadable part: regenerate it and what follows
-            break
-        resumed += 1
-
-    def n_kept() -> int:
-        return sum(len(d["jet_p4"]) for d in done.values())
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_events, desc=f"dijet {kind}", unit="ev", initial=min(n_kept(), n_events))
-    ctx = get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=ctx) if workers > 1 else None
-    try:
-        pending: dict[int, Any] = {}
-        next_chunk = len(done)
-        while n_kept() < n_events:
-            # keep up to `workers` chunks in flight, as many as the selection efficiency so far needs
-            per_chunk = n_kept() / len(done) if done and n_kept() else 0.5 * config.chunk_events
-            while len(pending) < workers and (not pending or n_kept() + len(pending) * per_chunk < n_events):
-                p = str(_part_path(parts, next_chunk))
-                pending[next_chunk] = (pool.submit(_run_chunk, kind, config, next_chunk, p) if pool
-                                       else _run_chunk(kind, config, next_chunk, p))
-                next_chunk += 1
-            chunk = min(pending)
-            fut = pending.pop(chunk)
-            if pool:
-                fut.result()
-            load(chunk)
-            if bar is not None:
-                bar.n = min(n_kept(), n_events)
-                bar.refresh()
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
-        if bar is not None:
-            bar.close()
+    parts = prepare_parts(path, {"kind": kind, "config": asdict(config)})
+    run = run_chunks(parts, partial(_run_chunk, kind, config), n_wanted=n_events, kept=lambda d: len(d["jet_p4"]),
+                     chunk_events=config.chunk_events, expected_fraction=0.5, workers=workers,
+                     desc=f"dijet {kind}", progress=progress)
 
     # chunks in order until n_events: the same file for any number of workers
     arrays: dict[str, list[np.ndarray]] = {"jet_p4": [], "tau": []}
     n, n_gen, seconds, used = 0, 0, np.zeros(3), 0
-    for c in range(len(done)):
+    for d in run.ordered():
         if n >= n_events:
             break
-        d = done[c]
         take = min(len(d["jet_p4"]), n_events - n)
         arrays["jet_p4"].append(d["jet_p4"][:take])
         arrays["tau"].append(d["tau"][:take])
@@ -147,9 +84,9 @@ def generate_dijets(
         used += 1
     _write(path, {k: np.concatenate(v) for k, v in arrays.items()}, kind, config, n_gen, seconds)
     shutil.rmtree(parts)
-    return {"path": str(path), "n_events": n, "n_generated": n_gen, "chunks": used, "resumed_chunks": resumed,
-            "wall_seconds": time.perf_counter() - t0, "seconds": dict(zip(("pythia", "detector", "jets"),
-                                                                          seconds.tolist(), strict=True))}
+    return {"path": str(path), "n_events": n, "n_generated": n_gen, "chunks": used, "resumed_chunks": run.resumed,
+            "wall_seconds": run.wall_seconds,
+            "seconds": dict(zip(("pythia", "detector", "jets"), seconds.tolist(), strict=True))}
 
 
 def _write(path: Path, arrays: dict[str, np.ndarray], kind: str, config: DijetConfig, n_generated: int,

@@ -33,16 +33,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
-from multiprocessing import get_context
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
 from colliderlab.data.errors import DataFormatError
 from colliderlab.physics.sm_events import (
     FEATURE_NAMES,
@@ -61,16 +60,8 @@ _ARRAY_KEYS = ("features", *OBJECT_KEYS)
 _MB_TO_PB = 1e9
 
 
-def _part_path(parts: Path, chunk: int) -> Path:
-    return parts / f"chunk{chunk:06d}.npz"
-
-
 def _run_chunk(process: str, config: EventConfig, chunk: int, path: str) -> str:
-    out = event_chunk(process, config, chunk)
-    tmp = Path(path).with_suffix(f".tmp-{os.getpid()}.npz")
-    np.savez(tmp, **out)
-    os.replace(tmp, path)
-    return path
+    return save_part(event_chunk(process, config, chunk), path)
 
 
 def generate_events(
@@ -114,99 +105,29 @@ def generate_events(
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    parts = path.with_name(path.name + ".parts")
-    manifest = json.loads(json.dumps({"process": process, "config": asdict(config)}))
-    mfile = parts / "manifest.json"
-    if parts.exists() and (not mfile.exists() or json.loads(mfile.read_text()) != manifest):
-        shutil.rmtree(parts)  # another run's parts: start over
-    parts.mkdir(parents=True, exist_ok=True)
-    mfile.write_text(json.dumps(manifest, sort_keys=True))
-
-    t0 = time.perf_counter()
-    done: dict[int, dict[str, np.ndarray]] = {}
-
-    def load(chunk: int) -> None:
-        with np.load(_part_path(parts, chunk)) as z:
-            done[chunk] = {k: z[k] for k in z.files}
-
-    resumed = 0
-    while _part_path(parts, len(done)).exists():  # finished chunks of a killed run, in order
-        try:
-            load(len(done))
-        except Exception:  # an unreadable part: regenerate it and what follows
-            break
-        resumed += 1
-
-    def n_kept() -> int:
-        return sum(len(d["features"]) for d in done.values())
-
-    def n_gen() -> int:
-        return sum(int(d["n_generated"]) for d in done.values())
-
-    def finished() -> bool:
-        out_of_time = max_seconds is not None and done and time.perf_counter() - t0 > max_seconds
-        return (
-            n_kept() >= n_events
-            or (max_generated is not None and n_gen() >= max_generated)
-            or bool(out_of_time)
-        )
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=n_events, desc=f"events {process}", unit="ev", initial=min(n_kept(), n_events)
-        )
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
-    try:
-        pending: dict[int, Any] = {}
-        next_chunk = len(done)
-        while not finished():
-            # keep up to `workers` chunks in flight, as many as the trigger efficiency so far needs
-            per_chunk = n_kept() / len(done) if done and n_kept() else 0.05 * config.chunk_events
-            gen_left = None if max_generated is None else max_generated - n_gen()
-            while (
-                not finished()
-                and len(pending) < workers
-                and (
-                    not pending
-                    or (
-                        n_kept() + len(pending) * per_chunk < n_events
-                        and (gen_left is None or len(pending) * config.chunk_events < gen_left)
-                    )
-                )
-            ):
-                p = str(_part_path(parts, next_chunk))
-                pending[next_chunk] = (
-                    pool.submit(_run_chunk, process, config, next_chunk, p)
-                    if pool
-                    else _run_chunk(process, config, next_chunk, p)
-                )
-                next_chunk += 1
-            chunk = min(pending)
-            fut = pending.pop(chunk)
-            if pool:
-                fut.result()
-            load(chunk)
-            if bar is not None:
-                bar.n = min(n_kept(), n_events)
-                bar.set_postfix(generated=n_gen(), refresh=False)
-                bar.refresh()
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
-        if bar is not None:
-            bar.close()
+    parts = prepare_parts(path, {"process": process, "config": asdict(config)})
+    run = run_chunks(
+        parts,
+        partial(_run_chunk, process, config),
+        n_wanted=n_events,
+        kept=lambda d: len(d["features"]),
+        chunk_events=config.chunk_events,
+        expected_fraction=0.05,
+        workers=workers,
+        generated=lambda d: int(d["n_generated"]),
+        max_generated=max_generated,
+        max_seconds=max_seconds,
+        desc=f"events {process}",
+        progress=progress,
+    )
 
     # whole chunks in order until n_events (or max_generated): the same file for any number of workers
     arrays: dict[str, list[np.ndarray]] = {k: [] for k in _ARRAY_KEYS}
     n = n_generated = n_filtered = used = 0
     sigma_sum, seconds = 0.0, np.zeros(3)
-    for c in range(len(done)):
+    for d in run.ordered():
         if n >= n_events or (max_generated is not None and n_generated >= max_generated):
             break
-        d = done[c]
         for k in _ARRAY_KEYS:
             arrays[k].append(d[k])
         n += len(d["features"])
@@ -231,7 +152,7 @@ def generate_events(
     }
     _write(path, {k: np.concatenate(v) for k, v in arrays.items()}, attrs)
     shutil.rmtree(parts)
-    wall = time.perf_counter() - t0
+    wall = run.wall_seconds
     return {
         "path": str(path),
         "process": process,
@@ -243,7 +164,7 @@ def generate_events(
         "trigger_efficiency": attrs["trigger_efficiency"],
         "sigma_pb": attrs["sigma_gen_pb"] * attrs["filter_efficiency"],
         "chunks": used,
-        "resumed_chunks": resumed,
+        "resumed_chunks": run.resumed,
         "wall_seconds": wall,
         "ms_per_event": 1e3 * float(seconds.sum()) / max(n_generated, 1),
         "seconds": dict(

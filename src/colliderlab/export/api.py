@@ -19,20 +19,15 @@ batch sizes and particle counts; ``max_abs_diff_scores`` compares softmax scores
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+from colliderlab.atomic import write_json
+
 __all__ = ["FORMATS", "export_run"]
 
 FORMATS = ("onnx", "torch-export", "hls4ml", "conifer")
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
 
 
 def _data_path(run: Any, data: str | os.PathLike | None) -> str:
@@ -120,7 +115,7 @@ def export_run(
         "target": run.target,
         "parity": {**report, "data": data_path, "n_jets": len(ds)},
     }
-    _write_json(out / f"{to}.json", summary)
+    write_json(out / f"{to}.json", summary)
     return summary
 
 

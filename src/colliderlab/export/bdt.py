@@ -83,6 +83,8 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import write_json
+
 __all__ = [
     "BACKENDS",
     "ToolchainError",
@@ -791,20 +793,6 @@ def bdt_resources(handle: ConiferBDT, *, estimates: bool = True) -> dict[str, An
 # ---------------------------------------------------------------------------- runs
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def export_bdt_run(
     run_dir: str | os.PathLike,
     out_dir: str | os.PathLike | None = None,
@@ -864,5 +852,5 @@ def export_bdt_run(
         x = ds.arrays["x"].reshape(len(ds.arrays["x"]), -1)
         summary["data"] = str(data)
         summary["parity"] = bdt_parity(run.model, handle, x, labels)
-    _write_json(out / "conifer.json", summary)
+    write_json(out / "conifer.json", summary)
     return summary

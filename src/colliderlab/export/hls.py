@@ -50,7 +50,6 @@ import contextlib
 import copy
 import dataclasses
 import io
-import json
 import math
 import os
 import re
@@ -61,6 +60,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from colliderlab.atomic import write_json
 
 __all__ = [
     "HLSConfig",
@@ -914,12 +915,6 @@ def _trigger_view(f_out: np.ndarray, e_out: np.ndarray, labels: np.ndarray,
     return rows
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
-
-
 def export_hls_run(
     run_dir: str | os.PathLike,
     config: HLSConfig | None = None,
@@ -976,5 +971,5 @@ def export_hls_run(
     yml = final / "hls4ml_config.yml"  # the only file that names the build folder
     if yml.exists():
         yml.write_text(yml.read_text().replace(f"OutputDir: {tmp}", f"OutputDir: {final}"))
-    _write_json(export / "hls4ml.json", summary)
+    write_json(export / "hls4ml.json", summary)
     return summary

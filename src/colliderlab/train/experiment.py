@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from colliderlab.atomic import write_json
 from colliderlab.train.trainer import CHECKPOINT_FORMAT, TrainerConfig, softmax
 
 if TYPE_CHECKING:
@@ -388,12 +389,6 @@ def _meta_of_file(path: str) -> dict[str, Any]:
         return {}
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
-
-
 def _write_scores(path: Path, scores: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str],
                   target: str | None = None, sigma: np.ndarray | None = None) -> None:
     """Classifiers: ``scores`` (N, C) and ``labels`` (N,). Regression: ``predictions`` (N, 1),
@@ -623,7 +618,7 @@ def run_experiment(
     results["inference_jets_per_second"] = tp["batch_1024"]
     results["inference_jets_per_second_batch1"] = tp["batch_1"]
     _write_scores(run_dir / "test_scores.h5", probs, labels, class_names, target, sigma)
-    _write_json(run_dir / "results.json", results)
+    write_json(run_dir / "results.json", results)
     if plots and scale is not None:
         from colliderlab import plots as plotting
 
@@ -659,7 +654,7 @@ def _generator_results(cfg: ExperimentConfig, run_dir: Path, trainer: Any, model
         "n_train": n_train, "n_val": n_val, "n_test": len(test), "class_names": list(test.class_names),
         "showers_per_second": rate, "seed": cfg.trainer.seed,
     }
-    _write_json(run_dir / "results.json", results)
+    write_json(run_dir / "results.json", results)
     if plots and history:
         from colliderlab.plots import plot_training
 
@@ -720,7 +715,7 @@ def _fit_baseline(cfg: ExperimentConfig, train: Any, val: Any, run_dir: Path, me
     out = run_dir / "baseline"
     out.mkdir(exist_ok=True)
     model.save(out / "model")
-    _write_json(out / "meta.json", {**meta, "format": CHECKPOINT_FORMAT, "options": opts})
+    write_json(out / "meta.json", {**meta, "format": CHECKPOINT_FORMAT, "options": opts})
     return model
 
 
@@ -919,7 +914,7 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | os.PathLike, *, out_dir
         if sigma is not None:
             res.update(metrics.pull_metrics(probs[:, 0], labels[:, 0], sigma[:, 0]))
         res.update(model=run.model_name, data=str(data), **_meta_of_file(str(data)))
-        _write_json(out_dir / "results.json", res)
+        write_json(out_dir / "results.json", res)
         plots.plot_regression(probs[:, 0], labels[:, 0], out_dir / "regression.png", run.target["name"])
         return res
     probs, labels = run.predict_proba(data, progress=progress)
@@ -929,6 +924,6 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | os.PathLike, *, out_dir
     res.update(model=run.model_name, data=str(data), **_meta_of_file(str(data)))
     if bootstrap and probs.shape[1] == 2:
         res["bootstrap"] = metrics.bootstrap_metrics(probs[:, 1], labels == 1, n=bootstrap)
-    _write_json(out_dir / "results.json", res)
+    write_json(out_dir / "results.json", res)
     _run_plots(out_dir, probs, labels, run.class_names, [], run.model_name)
     return res
