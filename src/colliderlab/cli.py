@@ -16,7 +16,9 @@
     colliderlab calo evaluate RUN_DIR [--reference FILE] [--n N]
     colliderlab anomaly dijets --kind qcd|wprime --n N --out FILE [--seed S] [--workers W]
     colliderlab anomaly search --background F --signal F --independent F [F ...] [--n-signal N,...] [--runs 5]
-    colliderlab anomaly events --sm w_lnu=F,z_ll=F,... --signals a_4l=F,... [--out-dir D] [--epochs N]
+    colliderlab anomaly events --sm w_lnu=F,z_ll=F,... --signals a_4l=F,... [--inputs objects] [--epochs N]
+    colliderlab anomaly events --adc-background F --signals a_4l=F,... [--max-events N]   (ADC2021 files)
+    colliderlab anomaly to-adc EVENTS.h5 OUT.h5
 """
 
 from __future__ import annotations
@@ -117,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("anomaly", help="anomaly detection: dijet samples and weakly supervised resonance searches")
     anom = p.add_subparsers(dest="anomaly_command", required=True)
+    q = anom.add_parser("to-adc", help="write an event file in the ADC2021 layout (arXiv:2107.02157)")
+    q.add_argument("events", help="a colliderlab event file (colliderlab anomaly events / event_io)")
+    q.add_argument("out", help="the ADC2021-layout HDF5 file to write (Particles (N, 19, 4))")
     q = anom.add_parser("dijets", help="LHC Olympics R&D dijets (QCD or W' -> X Y), resumable, to HDF5")
     q.add_argument("--kind", required=True, help="qcd or wprime")
     q.add_argument("--n", type=int, required=True, help="selected events (leading R=1 jet above 1.2 TeV)")
@@ -138,8 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--json", action="store_true", help="print the summary as JSON")
     q = anom.add_parser("events", help="AE/VAE on the Standard-Model cocktail vs a supervised BDT per signal")
-    q.add_argument("--sm", required=True, help="comma list process=FILE of Standard-Model event files")
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--sm", help="comma list process=FILE of Standard-Model event files (mixed by sigma x eff.)")
+    src.add_argument("--adc-background", help="an ADC2021 Standard-Model file (arXiv:2107.02157); --signals are "
+                                              "then ADC2021 files too, and the inputs the 57 object numbers")
     q.add_argument("--signals", required=True, help="comma list name=FILE of signal event files")
+    q.add_argument("--inputs", choices=("features", "objects"), default="features",
+                   help="high-level features (arXiv:1811.10276) or the (pT, eta, phi) of the 19 ADC2021 slots")
+    q.add_argument("--max-events", type=int, help="ADC2021 files: read at most this many events per file")
     q.add_argument("--out-dir", default="runs/anomaly-events")
     q.add_argument("--test-fraction", type=float, default=0.5, help="held-out Standard-Model share")
     q.add_argument("--epochs", type=int, help="training epochs of the AE and the VAE")
@@ -392,6 +403,7 @@ def _cmd_anomaly(a: argparse.Namespace) -> int:
         from colliderlab.anomaly.event_search import (
             EventAnomalyConfig,
             efficiency_table_markdown,
+            run_adc_files,
             run_event_files,
         )
 
@@ -399,9 +411,21 @@ def _cmd_anomaly(a: argparse.Namespace) -> int:
                                     log_features=tuple(f for f in a.log_features.split(",") if f))
         if a.epochs:
             config = replace(config, trainer=replace(config.trainer, epochs=a.epochs))
-        metrics = run_event_files(_named_files(a.sm, "--sm"), _named_files(a.signals, "--signals"), a.out_dir,
-                                  config, test_fraction=a.test_fraction)
+        if a.adc_background:
+            metrics = run_adc_files(a.adc_background, _named_files(a.signals, "--signals"), a.out_dir, config,
+                                    test_fraction=a.test_fraction, max_events=a.max_events)
+        else:
+            metrics = run_event_files(_named_files(a.sm, "--sm"), _named_files(a.signals, "--signals"), a.out_dir,
+                                      config, test_fraction=a.test_fraction, inputs=a.inputs)
         print(json.dumps(metrics, default=str) if a.json else efficiency_table_markdown(metrics))
+        return 0
+    if a.anomaly_command == "to-adc":
+        from colliderlab.data.adc2021 import to_particles, write_adc2021
+        from colliderlab.data.event_io import read_events
+
+        particles = to_particles(read_events(a.events))
+        write_adc2021(a.out, particles)
+        print(f"wrote {len(particles)} events to {a.out} (ADC2021 layout)")
         return 0
     if a.anomaly_command == "dijets":
         from colliderlab.data.dijet_io import generate_dijets

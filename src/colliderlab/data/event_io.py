@@ -258,7 +258,9 @@ def cocktail(
         weighted: all events, weighted (see above), instead of an unweighted draw.
 
     Returns:
-        ``features`` (N, F) float32, ``process`` (N,) int64 index into ``process_names``,
+        ``features`` (N, F) float32, ``particles`` (N, 19, 4) float32 (the same events in the
+        ADC2021 layout, :func:`colliderlab.data.adc2021.to_particles`), ``process`` (N,) int64
+        index into ``process_names``,
         ``process_names`` (tuple of str, in the order of ``paths``), ``fractions`` (dict
         name -> fraction), ``weights`` (N,) float64 (all 1 unless ``weighted``; they sum to
         N and those of process p to ``fractions[p] * N``), ``counts`` (dict name -> events
@@ -309,18 +311,23 @@ def cocktail(
         rest = n_total - int(counts.sum())
         counts[np.argsort(-(raw - counts), kind="stable")[:rest]] += 1
         counts = np.minimum(counts, have)
+    from colliderlab.data.adc2021 import to_particles
+
     rng = np.random.default_rng(seed)
-    feats, labels = [], []
+    feats, parts, labels = [], [], []
     for i, name in enumerate(names):
-        pick = rng.choice(have[i], size=int(counts[i]), replace=False)
-        feats.append(samples[name]["features"][np.sort(pick)])
+        pick = np.sort(rng.choice(have[i], size=int(counts[i]), replace=False))
+        feats.append(samples[name]["features"][pick])
+        parts.append(to_particles({k: samples[name][k][pick] for k in OBJECT_KEYS}))
         labels.append(np.full(int(counts[i]), i, np.int64))
     features = np.concatenate(feats)
+    particles = np.concatenate(parts)
     process = np.concatenate(labels)
     order = rng.permutation(len(process))
     per_event = frac * n_total / np.maximum(counts, 1) if weighted else np.ones(len(names))
     return {
         "features": features[order].astype(np.float32),
+        "particles": particles[order],
         "process": process[order],
         "process_names": names,
         "fractions": dict(zip(names, frac.tolist(), strict=True)),
