@@ -12,7 +12,7 @@ markdown table and the run directory (plots, scores, checkpoints, trigger path).
 
     nice -n 5 python benchmarks/bench_event_anomaly.py [--data-dir data] [--seed 0] [--epochs 30]
         [--out runs/event_anomaly] [--json-out FILE] [--md-out FILE] [--no-trigger]
-        [--sm w_lnu,z_ll,ttbar,qcd] [--test-fraction 0.5]
+        [--sm w_lnu,z_ll,ttbar,qcd] [--test-fraction 0.5] [--inputs features|objects]
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--preset", default="paper", help="anomaly_ae / anomaly_vae preset")
     ap.add_argument("--beta", type=float, default=1.0, help="VAE KL weight")
+    ap.add_argument("--inputs", choices=("features", "objects"), default="features",
+                    help="the 23 high-level features or the 57 ADC2021 object numbers (pT, eta, phi of 19 slots)")
     ap.add_argument("--no-log", action="store_true", help="do not take log(1 + x) of the heavy-tailed features")
     ap.add_argument("--no-trigger", action="store_true", help="skip ONNX export and hls4ml emulation")
     ap.add_argument("--n-trigger-events", type=int, default=5000)
@@ -94,13 +96,21 @@ def main() -> None:
                          f"{sorted(sig_files) or 'none'} (expected events_<process>_n<N>_seed<S>.h5)")
     t0 = time.perf_counter()
     mix = cocktail({p: sm_files[p] for p in sm}, a.n_events, seed=0)
-    signals = {p: read_events(f)["features"] for p, f in sig_files.items()}
+    if a.inputs == "features":
+        signals = {p: read_events(f)["features"] for p, f in sig_files.items()}
+        x, feature_names = mix["features"], tuple(mix["feature_names"])
+        log_features = tuple(f for f in LOG_FEATURES if f in feature_names)
+    else:
+        from colliderlab.data.adc2021 import INPUT_NAMES, particle_inputs, to_particles
+
+        signals = {p: particle_inputs(to_particles(read_events(f))) for p, f in sig_files.items()}
+        x, feature_names = particle_inputs(mix["particles"]), INPUT_NAMES
+        log_features = tuple(f for f in INPUT_NAMES if f.endswith("_pt"))
     t_read = time.perf_counter() - t0
-    x, proc = mix["features"], mix["process"]
+    proc = mix["process"]
     n_test = int(round(a.test_fraction * len(x)))
     # the cocktail is already shuffled: the last n_test events are the test sample
     x_train, x_test, proc_test = x[:-n_test], x[-n_test:], proc[-n_test:]
-    feature_names = tuple(mix["feature_names"])
     print(f"SM cocktail: {len(x)} events ({len(x_train)} train, {len(x_test)} test), fractions "
           + ", ".join(f"{k} {v:.4f}" for k, v in mix["fractions"].items())
           + "; signals: " + ", ".join(f"{k} {len(v)}" for k, v in signals.items()), flush=True)
@@ -112,12 +122,12 @@ def main() -> None:
         acceptances=(1e-2, 1e-3, 1e-4),
         bdt=BDTConfig(n_threads=a.threads),
         trigger=not a.no_trigger, n_trigger_events=a.n_trigger_events,
-        log_features=() if a.no_log else tuple(f for f in LOG_FEATURES if f in feature_names),
+        log_features=() if a.no_log else log_features,
     )
     metrics = run_event_anomaly(x_train, x_test, signals, config, a.out, feature_names=feature_names,
                                 test_sm_process=proc_test, process_names=mix["process_names"])
     metrics["data"] = {
-        "sm_processes": list(sm),
+        "inputs": a.inputs, "sm_processes": list(sm),
         "sm_files": {k: str(v) for k, v in sm_files.items()},
         "signal_files": {k: str(v) for k, v in sig_files.items()},
         "cocktail_fractions": mix["fractions"], "cocktail_counts": mix["counts"],
