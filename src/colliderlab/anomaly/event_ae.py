@@ -54,6 +54,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from colliderlab.checks import check_matrix
 from colliderlab.models.registry import register_model
 
 __all__ = [
@@ -265,14 +266,7 @@ class AnomalyVAE(AnomalyScorer):
 
 
 def _features(x: Any, n_features: int, what: str = "x") -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    if x.ndim != 2 or x.shape[1] != n_features:
-        raise ValueError(f"{what} must have shape (N, {n_features}), got {x.shape}")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"{what} has {int(bad.sum())} non-finite values, first at row {row}, feature {col}")
-    return x
+    return check_matrix(x, what, n_features=n_features)
 
 
 def train_scorer(

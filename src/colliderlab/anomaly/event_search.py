@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from colliderlab.atomic import write_json
+from colliderlab.checks import check_matrix
 from colliderlab.models.bdt import BDTConfig
 from colliderlab.train.trainer import TrainerConfig
 
@@ -104,18 +105,7 @@ class EventAnomalyConfig:
 
 
 def _check(x: Any, what: str, n_features: int | None = None) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    if x.ndim != 2:
-        raise ValueError(f"{what} must have shape (N, F), got {x.shape}")
-    if n_features is not None and x.shape[1] != n_features:
-        raise ValueError(f"{what} has {x.shape[1]} features; the training features have {n_features}")
-    if len(x) == 0:
-        raise ValueError(f"{what} is empty")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"{what} has {int(bad.sum())} non-finite values, first at row {row}, feature {col}")
-    return x
+    return check_matrix(x, what, n_features=n_features, allow_empty=False)
 
 
 def efficiency_table_markdown(metrics: Mapping[str, Any], acceptance: float | None = None) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.checks import check_matrix
 from colliderlab.models.bdt import BDTClassifier, BDTConfig
 from colliderlab.models.regressors import REGRESSORS
 
@@ -51,17 +52,7 @@ __all__ = [
 
 def _check_x(x: np.ndarray, feature_names: tuple[str, ...], name: str = "X") -> np.ndarray:
     """(N, F) float64 copy of ``x``; wrong shapes and non-finite entries are named."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, F), got {x.shape}")
-    if feature_names and x.shape[1] != len(feature_names):
-        raise ValueError(f"{name} has {x.shape[1]} features, expected F = {len(feature_names)}")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        fname = feature_names[col] if feature_names else str(col)
-        raise ValueError(f"{name} has {bad.sum()} non-finite values, first at row {row}, feature {fname!r}")
-    return x
+    return check_matrix(x, name, feature_names=feature_names, dtype=np.float64)
 
 
 def _check_y(y: np.ndarray, n: int) -> np.ndarray:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.checks import check_matrix
+
 __all__ = ["BDTConfig", "BDTClassifier"]
 
 
@@ -43,17 +45,7 @@ class BDTClassifier:
         self._model = None
 
     def _check_x(self, x: np.ndarray, name: str = "X") -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 2:
-            raise ValueError(f"{name} must have shape (N, F), got {x.shape}")
-        if self.feature_names and x.shape[1] != len(self.feature_names):
-            raise ValueError(f"{name} has {x.shape[1]} features, expected F = {len(self.feature_names)}")
-        bad = ~np.isfinite(x)
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            fname = self.feature_names[col] if self.feature_names else str(col)
-            raise ValueError(f"{name} has {bad.sum()} non-finite values, first at row {row}, feature {fname!r}")
-        return x
+        return check_matrix(x, name, feature_names=self.feature_names)
 
     def fit(
         self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None, y_val: np.ndarray | None = None

@@ -16,20 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from colliderlab.checks import check_matrix
 from colliderlab.models.bdt import load_xgboost, save_xgboost
 
 __all__ = ["LinearRegressionConfig", "LinearRegressor", "BDTRegressorConfig", "BDTRegressor", "REGRESSORS"]
 
 
 def _check(x: np.ndarray, name: str = "X") -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, F), got {x.shape}")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"{name} has {int(bad.sum())} non-finite values, first at row {row}, feature {col}")
-    return x
+    return check_matrix(x, name, dtype=np.float64)
 
 
 @dataclass(frozen=True)
