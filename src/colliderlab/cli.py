@@ -130,8 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--workers", type=int, default=1, help="local worker processes")
     q.add_argument("--quiet", action="store_true")
     q = anom.add_parser("search", help="CWoLa hunting, ANODE, CATHODE + supervised/idealised bounds: peak SIC")
-    q.add_argument("--background", required=True, help="QCD dijet file: the 'data' background")
-    q.add_argument("--signal", required=True, help="W' dijet file: the signal to inject")
+    q.add_argument("--background", required=True,
+                   help="QCD dijet file, or an LHCO R&D features file (its label-0 events): the 'data' background")
+    q.add_argument("--signal", required=True, help="W' dijet file, or an LHCO R&D file (label 1): the signal to inject")
     q.add_argument("--independent", required=True, nargs="+",
                    help="independent QCD file(s), concatenated: idealised template and test background")
     q.add_argument("--out-dir", default="runs/anomaly-search")

@@ -40,23 +40,47 @@ LHCO_S_OVER_SQRT_B = 0.006 * np.sqrt(121_352)  # 2.09
 def load_samples(background: str | os.PathLike, signal: str | os.PathLike,
                  independent: str | os.PathLike | Sequence[str | os.PathLike]
                  ) -> tuple[DijetSample, DijetSample, DijetSample]:
-    """Read ``colliderlab-dijet`` files and check their kinds (qcd, wprime, qcd).
+    """Read the search's files: background ("data"), signal, independent background.
 
-    ``independent`` may be several QCD files (independently seeded), concatenated in order.
+    Each may be a ``colliderlab-dijet`` file (:func:`colliderlab.data.dijet_io.read_dijets`; its kind
+    is checked: qcd, wprime, qcd) or a public LHC Olympics R&D features file
+    (:func:`colliderlab.data.lhco.read_lhco_features`), of which the label-0 events serve as
+    background and the label-1 events as signal: the same ``events_anomalydetection_v2.features.h5``
+    can be given as both. ``independent`` may be several files, concatenated in order.
     """
-    from colliderlab.data.dijet_io import read_dijets
-
     ind_paths = [independent] if isinstance(independent, (str, os.PathLike)) else list(independent)
     if not ind_paths:
         raise ValueError("give at least one independent background file")
-    out = []
-    for path, kind, what in ((background, "qcd", "background"), (signal, "wprime", "signal"),
-                             *((p, "qcd", "independent background") for p in ind_paths)):
+    out = [_read_search_file(background, "qcd", "background"), _read_search_file(signal, "wprime", "signal")]
+    out += [_read_search_file(p, "qcd", "independent background") for p in ind_paths]
+    return out[0], out[1], DijetSample.concat(*out[2:])
+
+
+def _read_search_file(path: str | os.PathLike, kind: str, what: str) -> DijetSample:
+    import h5py
+
+    from colliderlab.data.dijet_io import FORMAT, read_dijets
+    from colliderlab.data.errors import DataFormatError
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"the {what} file {path} does not exist")
+    try:
+        with h5py.File(path, "r") as f:
+            ours = f.attrs.get("format") == FORMAT
+    except OSError as err:
+        raise DataFormatError(path, f"cannot open as HDF5 ({err})") from None
+    if ours:
         d = read_dijets(path)
         if d["attrs"]["kind"] != kind:
             raise ValueError(f"the {what} file {path} holds {d['attrs']['kind']!r} events; expected {kind!r}")
-        out.append(search_arrays(d))
-    return out[0], out[1], DijetSample.concat(*out[2:])
+        return search_arrays(d)
+    from colliderlab.data.lhco import read_lhco_features
+
+    d = read_lhco_features(path)
+    keep = d["label"] == (1 if kind == "wprime" else 0)
+    if not keep.any():
+        raise ValueError(f"the {what} file {path} (LHCO layout) has no label-{int(kind == 'wprime')} events")
+    return search_arrays({k: d[k][keep] for k in ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")})
 
 
 def n_signal_for(background: DijetSample, signal: DijetSample, config: SearchConfig,

@@ -1,0 +1,98 @@
+"""The public LHC Olympics 2020 R&D high-level files (arXiv:2101.08320; Zenodo records 4536377 and,
+for the extra signal-region background of CATHODE, arXiv:2109.00546, 5759087).
+
+``events_anomalydetection_v2.features.h5`` (1M QCD + 100k W' -> X Y dijets, Pythia 8 + Delphes)
+and ``events_anomalydetection_qcd_extra_inneronly_features.h5`` are pandas DataFrames
+(``pandas.read_hdf``) of one row per event with the columns :data:`COLUMNS`: for the two leading
+(pT-ordered) R = 1 jets, px, py, pz, m (GeV) and N-subjettiness tau_1..3, and ``label`` (1 = signal).
+
+:func:`read_lhco_features` returns the jets as four-vectors and the search variables of
+:func:`colliderlab.physics.dijet.dijet_features` (m_JJ, the lighter jet's mass, Delta m_J, both
+tau_21), so the resonance search (:mod:`colliderlab.anomaly.dijet_search`) runs on the real LHCO
+data exactly as on ours; :func:`write_lhco_features` writes our samples in the same layout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from colliderlab.data.errors import DataFormatError
+
+__all__ = ["COLUMNS", "read_lhco_features", "write_lhco_features"]
+
+_JET_COLUMNS = ("px", "py", "pz", "m", "tau1", "tau2", "tau3")
+COLUMNS: tuple[str, ...] = (*(f"{c}j1" for c in _JET_COLUMNS), *(f"{c}j2" for c in _JET_COLUMNS), "label")
+
+
+def read_lhco_features(path: str | os.PathLike, max_events: int | None = None) -> dict[str, Any]:
+    """An LHCO R&D features file.
+
+    Returns:
+        ``jet_p4`` (N, 2, 4) float64 (E, px, py, pz) with E from the momentum and the mass,
+        ``tau`` (N, 2, 3), ``label`` (N,) int64 (all 0 when the file has no label column), and the
+        search variables ``mjj``, ``mj1``, ``delta_mj``, ``tau21_j1``, ``tau21_j2`` (N,).
+
+    Raises:
+        DataFormatError: not a pandas HDF5 file, missing columns (named), or non-finite values
+            (the first one located).
+    """
+    import pandas as pd
+
+    from colliderlab.physics.dijet import dijet_features
+
+    try:
+        df = pd.read_hdf(path, stop=max_events)
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise DataFormatError(path, f"cannot read as a pandas HDF5 table ({type(err).__name__}: {err})") from None
+    missing = [c for c in COLUMNS[:-1] if c not in df.columns]
+    if missing:
+        raise DataFormatError(path, f"missing LHCO columns {missing}; has {list(df.columns)[:20]}")
+    vals = df[list(COLUMNS[:-1])].to_numpy(np.float64).reshape(len(df), 2, len(_JET_COLUMNS))  # (N, 2, 7)
+    bad = ~np.isfinite(vals)
+    if bad.any():
+        ev, jet, col = np.argwhere(bad)[0]
+        raise DataFormatError(path, f"{int(bad.sum())} non-finite values, first at event {ev}, column "
+                                    f"{_JET_COLUMNS[col]}j{jet + 1}")
+    p3, m = vals[..., :3], vals[..., 3]
+    energy = np.sqrt((p3 ** 2).sum(-1) + m ** 2)
+    jet_p4 = np.concatenate([energy[..., None], p3], axis=-1)  # (N, 2, 4)
+    tau = np.ascontiguousarray(vals[..., 4:7])  # (N, 2, 3)
+    label = df["label"].to_numpy(np.int64) if "label" in df.columns else np.zeros(len(df), np.int64)
+    return {"jet_p4": jet_p4, "tau": tau, "label": label, **dijet_features(jet_p4, tau)}
+
+
+def write_lhco_features(path: str | os.PathLike, jet_p4: np.ndarray, tau: np.ndarray,
+                        label: np.ndarray | None = None) -> Path:
+    """Write events in the LHCO R&D layout (pandas ``to_hdf``, key ``df``; temporary file, then renamed).
+
+    Args:
+        jet_p4: (N, 2, 4) the two leading jets (E, px, py, pz), GeV, pT-ordered; tau: (N, 2, 3);
+        label: (N,) 1 for signal (default all 0).
+    """
+    import pandas as pd
+
+    from colliderlab import kinematics as kin
+
+    jet_p4, tau = np.asarray(jet_p4, np.float64), np.asarray(tau, np.float64)
+    if jet_p4.ndim != 3 or jet_p4.shape[1:] != (2, 4):
+        raise ValueError(f"jet_p4 must have shape (N, 2, 4), got {jet_p4.shape}")
+    if tau.shape != (len(jet_p4), 2, 3):
+        raise ValueError(f"tau must have shape ({len(jet_p4)}, 2, 3), got {tau.shape}")
+    label = np.zeros(len(jet_p4), np.int64) if label is None else np.asarray(label, np.int64)
+    if label.shape != (len(jet_p4),):
+        raise ValueError(f"label must have shape ({len(jet_p4)},), got {label.shape}")
+    per_jet = np.concatenate([jet_p4[..., 1:], kin.mass(jet_p4)[..., None], tau], axis=-1)  # (N, 2, 7)
+    df = pd.DataFrame(per_jet.reshape(len(jet_p4), -1), columns=list(COLUMNS[:-1]))
+    df["label"] = label.astype(np.float64)  # the public files store the label as a float column
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        df.to_hdf(tmp, key="df", mode="w", format="fixed")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
