@@ -109,3 +109,32 @@ def test_calo_representation_readout_threshold(gamma_pi0):
     assert (sup[sup > 0] > (thr / e * np.ones_like(sup))[sup > 0] * (1 - 1e-6)).all()
     with pytest.raises(ValueError, match="min_energy"):
         CaloCellsConfig(min_energy=-1.0)
+
+
+@pytest.mark.parametrize("standardise", ["layer", "global"])
+def test_flow_matching_standardisations_share_one_width_per_group(gamma_pi0, standardise):
+    """calo_fm's per-layer / global standardisation: one mean and width per layer (or for all
+    cells), equal to the statistics of the transformed training cells of that group."""
+    from colliderlab.generative.base import to_unit
+    from colliderlab.generative.fm import _MIN_STD
+
+    arrays = CaloCellsConfig().compute(gamma_pi0)
+    x, cond = torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["cond"])
+    torch.manual_seed(0)
+    model = create_model("calo_fm", "lite", n_features=x.shape[1], n_context=2, layer_shapes=gamma_pi0.layer_shapes,
+                         steps=2, standardise=standardise)
+    model.train()
+    loss = model.loss(x[:256], cond[:256], torch.zeros(256, dtype=torch.long))
+    assert torch.isfinite(loss).all()
+    groups = [model.layer_of_cell == k for k in range(model.n_layers)] if standardise == "layer" else [
+        torch.ones(x.shape[1], dtype=torch.bool)]
+    torch.manual_seed(1)
+    t = to_unit(x[:256], noise=True)
+    for g in groups:
+        assert torch.unique(model.cell_std[g]).numel() == 1 and torch.unique(model.cell_mean[g]).numel() == 1
+        torch.testing.assert_close(model.cell_mean[g][0], t[:, g].mean(), atol=5e-3, rtol=0)
+        want = t[:, g].std().clamp(min=_MIN_STD)  # the floor of rarely hit groups
+        torch.testing.assert_close(model.cell_std[g][0], want, atol=5e-3, rtol=0.02)
+    assert model.sample(cond[:8]).shape == (8, x.shape[1])
+    with pytest.raises(ValueError, match="cell, layer, global"):
+        create_model("calo_fm", "lite", n_features=x.shape[1], standardise="voxel")

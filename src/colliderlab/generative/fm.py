@@ -60,8 +60,11 @@ class CaloFMConfig:
     energy_flow: bool = True
     energy_transforms: int = 4
     energy_hidden: tuple[int, ...] = (64, 64)
+    standardise: str = "cell"  # "cell": per-cell mean/width; "layer": one per layer; "global": one for all
 
     def __post_init__(self) -> None:
+        if self.standardise not in ("cell", "layer", "global"):
+            raise ValueError(f"CaloFMConfig.standardise must be one of cell, layer, global; got {self.standardise!r}")
         if self.layer_shapes and sum(a * b for a, b in self.layer_shapes) != self.n_features:
             raise ValueError(f"layer_shapes {self.layer_shapes} have {sum(a * b for a, b in self.layer_shapes)} "
                              f"cells, but n_features = {self.n_features}")
@@ -153,8 +156,18 @@ class CaloFlowMatching(CaloGenerator):
     def _initialise(self, x: torch.Tensor) -> None:
         t = to_unit(x, noise=True)
         e = to_unit(self.layer_energies(x), noise=True)
-        self.cell_mean.copy_(t.mean(0))
-        self.cell_std.copy_(t.std(0).clamp(min=_MIN_STD))
+        if self.config.standardise == "cell":
+            mean, std = t.mean(0), t.std(0)
+        elif self.config.standardise == "layer":  # (L,) statistics broadcast to the layer's cells
+            idx = self.layer_of_cell
+            count = torch.bincount(idx).to(t.dtype) * len(t)
+            mean_l = torch.zeros(self.n_layers, dtype=t.dtype, device=t.device).index_add_(0, idx, t.sum(0)) / count
+            sq = torch.zeros_like(mean_l).index_add_(0, idx, ((t - mean_l[idx]) ** 2).sum(0))
+            mean, std = mean_l[idx], (sq / count).sqrt()[idx]
+        else:
+            mean, std = t.mean().expand_as(t[0]), t.std().expand_as(t[0])
+        self.cell_mean.copy_(mean)
+        self.cell_std.copy_(std.clamp(min=_MIN_STD))
         self.energy_mean.copy_(e.mean(0))
         self.energy_std.copy_(e.std(0).clamp(min=1e-3))
         self.cell_max.copy_(t.max(0).values)
