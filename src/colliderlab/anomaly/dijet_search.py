@@ -1,7 +1,8 @@
 """The dijet resonance search end to end: files in, peak-SIC tables and plots out.
 
-:func:`run_dijet_search` reads the three samples of :func:`colliderlab.data.dijet_io.generate_dijets`
-(background "data", W' signal, independent background), runs :func:`colliderlab.anomaly.weak.sweep`
+:func:`load_samples` reads the three samples (background "data", W' signal, independent background)
+from files of :func:`colliderlab.data.dijet_io.generate_dijets` or from the public LHC Olympics R&D
+files (:mod:`colliderlab.data.lhco`); :func:`run_dijet_search` runs :func:`colliderlab.anomaly.weak.sweep`
 over amounts of injected signal and writes ``results.json``, ``results.md`` and figures (SIC
 curves at the LHC Olympics point, peak SIC against S/B) into ``out_dir``.
 
