@@ -82,19 +82,24 @@ _CHARGE_TABLE = np.full(_DENSE_IDS, np.nan)
 _CHARGES: dict[int, float] = {}  # rare ids beyond the dense table
 
 
+def new_pythia(settings: tuple[str, ...]):
+    """A new, quiet, initialised Pythia for ``settings`` (seeded per event by the caller)."""
+    import pythia8mc
+
+    py = pythia8mc.Pythia("", False)
+    for line in (*_QUIET, *settings, "Random:setSeed = on", "Random:seed = 1"):
+        if not py.readString(line):
+            raise ValueError(f"Pythia rejected the setting {line!r}")
+    if not py.init():
+        raise RuntimeError(f"Pythia failed to initialise with settings {settings}")
+    return py
+
+
 def _pythia(settings: tuple[str, ...]):
     """An initialised Pythia for ``settings``, cached in this process (init costs 0.3-5 s)."""
     py = _PYTHIAS.get(settings)
     if py is None:
-        import pythia8mc
-
-        py = pythia8mc.Pythia("", False)
-        for line in (*_QUIET, *settings, "Random:setSeed = on", "Random:seed = 1"):
-            if not py.readString(line):
-                raise ValueError(f"Pythia rejected the setting {line!r}")
-        if not py.init():
-            raise RuntimeError(f"Pythia failed to initialise with settings {settings}")
-        _PYTHIAS[settings] = py
+        py = _PYTHIAS[settings] = new_pythia(settings)
     return py
 
 

@@ -444,17 +444,9 @@ def reconstruct_events(
 
 def _fresh_pythia(settings: tuple[str, ...]):
     """A new initialised Pythia (not cached: each chunk's ``sigmaGen`` is then its own estimate)."""
-    import pythia8mc
+    from colliderlab.physics.generator import new_pythia
 
-    from colliderlab.physics.generator import _QUIET
-
-    py = pythia8mc.Pythia("", False)
-    for line in (*_QUIET, *settings, "Random:setSeed = on", "Random:seed = 1"):
-        if not py.readString(line):
-            raise ValueError(f"Pythia rejected the setting {line!r}")
-    if not py.init():
-        raise RuntimeError(f"Pythia failed to initialise with settings {settings}")
-    return py
+    return new_pythia(settings)
 
 
 def event_chunk(process: str, config: EventConfig, chunk: int) -> dict[str, np.ndarray]:
