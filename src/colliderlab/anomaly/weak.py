@@ -273,9 +273,9 @@ def train_flow(x: np.ndarray, m: np.ndarray, config: FlowTrainConfig, *, seed: i
     best, best_state, stale, history = np.inf, None, 0, []
     epochs = range(config.epochs)
     if progress:
-        from tqdm.auto import tqdm
+        from colliderlab.progress import progress as progress_bar
 
-        epochs = tqdm(epochs, desc="flow", leave=False)
+        epochs = progress_bar(epochs, desc="flow", unit="epoch", leave=False)
     for _ in epochs:
         flow.train()
         perm = torch.as_tensor(rng.permutation(tr))

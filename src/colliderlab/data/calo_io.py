@@ -435,9 +435,9 @@ def simulate_to_file(
     bar = None
     try:
         if progress:
-            from tqdm.auto import tqdm
+            from colliderlab.progress import progress as progress_bar
 
-            bar = tqdm(
+            bar = progress_bar(
                 total=n_total,
                 initial=sum(c[2] for c in plan[:done]),
                 unit="shower",

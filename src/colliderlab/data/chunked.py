@@ -123,9 +123,9 @@ def run_chunks(
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from colliderlab.progress import progress as progress_bar
 
-        bar = tqdm(total=n_wanted, desc=desc, unit="ev", initial=min(n_kept(), n_wanted))
+        bar = progress_bar(total=n_wanted, desc=desc, unit="ev", initial=min(n_kept(), n_wanted))
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
     try:
         pending: dict[int, Any] = {}

@@ -147,8 +147,6 @@ def generate_dataset(
     Returns:
         A :class:`GenerationReport`.
     """
-    from tqdm.auto import tqdm
-
     from colliderlab.data.h5 import H5Writer
     from colliderlab.physics.detector import load_card
 
@@ -205,7 +203,9 @@ def generate_dataset(
     def complete(c: int) -> bool:
         return prefix_jets(c) >= n_jets
 
-    bar = tqdm(total=n_jets * len(processes), desc="generate", unit="jet", disable=not progress)
+    from colliderlab.progress import progress as progress_bar
+
+    bar = progress_bar(total=n_jets * len(processes), desc="generate", unit="jet", enabled=progress)
     bar.update(sum(min(prefix_jets(c), n_jets) for c in range(len(processes))))
     # "spawn": workers start clean (no inherited Pythia state or threads) and init their own Pythia.
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) if workers > 1 else _InlineExecutor()

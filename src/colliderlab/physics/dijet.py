@@ -145,9 +145,11 @@ def _two_leading_jets(cands: ak.Array, config: DijetConfig) -> tuple[np.ndarray,
     import fastjet
     import vector
 
+    from colliderlab.physics.clustering import cluster_sequence
+
     vector.register_awkward()
     vecs = ak.zip({"px": cands.px, "py": cands.py, "pz": cands.pz, "E": cands.E}, with_name="Momentum4D")
-    cs = fastjet.ClusterSequence(vecs, fastjet.JetDefinition(fastjet.antikt_algorithm, config.jet_r))
+    cs = cluster_sequence(vecs, fastjet.JetDefinition(fastjet.antikt_algorithm, config.jet_r))
     ptmin = 20.0
     jets = cs.inclusive_jets(min_pt=ptmin)  # (E, var), pT-ordered by fastjet? sort to be sure
     index = cs.constituent_index(min_pt=ptmin)  # (E, var, var)

@@ -37,9 +37,9 @@ def generate_dileptons(n: int, *, seed: int = 0, chunk: int = 2000, progress: bo
         (n, 2, 4) float64.
     """
     import awkward as ak
-    from tqdm.auto import tqdm
 
     from colliderlab.physics.generator import _pythia, chunk_seed
+    from colliderlab.progress import progress as progress_bar
 
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")
@@ -47,7 +47,7 @@ def generate_dileptons(n: int, *, seed: int = 0, chunk: int = 2000, progress: bo
     out = []
     have = 0
     n_chunks = 0
-    bar = tqdm(total=n, desc="Z -> ll events", disable=not progress)
+    bar = progress_bar(total=n, desc="Z -> ll events", unit="ev", enabled=progress)
     while have < n:
         py.rndm.init(chunk_seed(seed, "dilepton", n_chunks))
         prt = py.nextBatch(chunk).prt

@@ -220,10 +220,12 @@ def cluster_events(cands: ak.Array, config: GenConfig) -> tuple[np.ndarray, np.n
     import fastjet
     import vector
 
+    from colliderlab.physics.clustering import cluster_sequence
+
     vector.register_awkward()
     vecs = ak.zip({"px": cands.px, "py": cands.py, "pz": cands.pz, "E": cands.E}, with_name="Momentum4D")
     jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, config.jet_r)
-    cs = fastjet.ClusterSequence(vecs, jetdef)
+    cs = cluster_sequence(vecs, jetdef)
     ptmin = 0.5 * config.pt_min
     jets = cs.inclusive_jets(min_pt=ptmin)  # (E, var)
     index = cs.constituent_index(min_pt=ptmin)  # (E, var, var), local to each event

@@ -305,6 +305,7 @@ def reconstruct_events(
     import fastjet
     import vector
 
+    from colliderlab.physics.clustering import cluster_sequence
     from colliderlab.physics.detector import (
         btag_jets,
         hadron_flavour,
@@ -358,7 +359,7 @@ def reconstruct_events(
     vecs = ak.zip(
         {"px": jet_in.px, "py": jet_in.py, "pz": jet_in.pz, "E": jet_in.E}, with_name="Momentum4D"
     )
-    cs = fastjet.ClusterSequence(
+    cs = cluster_sequence(
         vecs, fastjet.JetDefinition(fastjet.antikt_algorithm, config.jet_r)
     )
     jets = cs.inclusive_jets(min_pt=config.jet_pt_min)
