@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 from colliderlab.data.dataset import ArrayDataset, Standardizer, check_labels, split_indices  # noqa: E402
 from colliderlab.features.observables import compute_observables  # noqa: E402
 from colliderlab.metrics import auc  # noqa: E402
+from colliderlab.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint  # noqa: E402
 from colliderlab.train.trainer import Trainer, TrainerConfig, softmax  # noqa: E402
 
 NAMES = ("mass", "mass_sd", "tau21", "tau32", "n_constituents", "c2_b1", "d2_b1")
@@ -82,7 +83,7 @@ def test_resume_after_kill_matches_uninterrupted(obs_splits, tmp_path, schedule)
     torch.manual_seed(0)
     with pytest.raises(KeyboardInterrupt):
         Trainer(TinyMLP(len(NAMES)), cfg, tmp_path / "b").fit(_KilledAt(train, 2), val)
-    assert torch.load(tmp_path / "b" / "checkpoint_last.pt", weights_only=False)["epoch"] == 1
+    assert load_checkpoint(tmp_path / "b" / "checkpoint_last")[1]["epoch"] == 1
     torch.manual_seed(123)  # a different init: everything must come from the checkpoint
     resumed = Trainer(TinyMLP(len(NAMES)), cfg, tmp_path / "b")
     out = resumed.fit(train, val)
@@ -99,8 +100,10 @@ def test_early_stopping_and_best_checkpoint(obs_splits, tmp_path):
     trainer = Trainer(TinyMLP(len(NAMES)), _cfg(epochs=20, lr=0.0, patience=2, schedule="none"), tmp_path)
     res = trainer.fit(train, val)
     assert res.stopped_early and res.epochs_run == 3 and res.best_epoch == 1
-    best = torch.load(tmp_path / "checkpoint_best.pt", weights_only=False)
-    assert best["epoch"] == 0 and best["format"].startswith("colliderlab-checkpoint")
+    _, best = load_checkpoint(tmp_path / "checkpoint_best")
+    assert best["epoch"] == 0 and best["format"] == CHECKPOINT_FORMAT
+    _, last = load_checkpoint(tmp_path / "checkpoint_last")  # best (scoring) and last (resume) both kept
+    assert last["epoch"] == 2
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "onecycle", "plateau"])
@@ -185,7 +188,7 @@ def test_model_supplied_training_step(tmp_path):
     assert abs(float(model.log_sigma.detach().exp()) - 0.5) < 0.15
     assert res.history[-1]["val_loss"] < res.history[0]["val_loss"]
     assert "train_mu" in res.history[0]
-    ck = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
+    ck = torch.load(tmp_path / "resume_state.pt", weights_only=True)
     assert len(ck["optimizer_states"]) == 2
 
 

@@ -4,7 +4,9 @@ The loop is plain PyTorch: seeded epochs over an :class:`~colliderlab.data.datas
 (or any object with a compatible ``batches`` method and ``__len__``), Adam/AdamW/SGD, cosine /
 one-cycle / reduce-on-plateau schedules, gradient clipping, class weights, early stopping on a
 validation metric, mixed precision on CUDA, a per-epoch CSV (and TensorBoard when installed),
-best and last checkpoints written atomically, and resume after a kill.
+best and last checkpoints written atomically, and resume after a kill. Checkpoints are
+safetensors weights plus JSON metadata, and the resume state a ``weights_only`` torch file
+(:mod:`colliderlab.train.checkpoint`): nothing the trainer loads can run code.
 
 A model may supply its own training logic (a GAN with two optimisers, a flow with a likelihood
 loss) by defining
@@ -35,7 +37,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["TrainerConfig", "StepContext", "Trainer", "TrainResult", "resolve_device", "atomic_torch_save"]
+from colliderlab.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    RESUME_STATE,
+    checkpoint_exists,
+    load_checkpoint,
+    load_resume_state,
+    rng_state,
+    save_checkpoint,
+    save_resume_state,
+    set_rng_state,
+)
+
+__all__ = ["TrainerConfig", "StepContext", "Trainer", "TrainResult", "resolve_device", "CHECKPOINT_FORMAT"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "onecycle", "plateau")
@@ -101,16 +115,6 @@ def resolve_device(name: str = "auto") -> Any:
     return torch.device(name)
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file, then rename: a kill never leaves a torn checkpoint."""
-    import torch
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 @dataclass
 class StepContext:
     """What a model-supplied ``training_step`` needs from the trainer."""
@@ -158,10 +162,10 @@ class Trainer:
     Args:
         model: a ``torch.nn.Module`` with ``input_names`` (and optionally its own steps).
         config: :class:`TrainerConfig`.
-        run_dir: where ``checkpoint_best.pt``, ``checkpoint_last.pt`` and ``metrics.csv`` go
-            (``None``: keep nothing on disk).
-        meta: extra entries stored in every checkpoint (model name and config, representation,
-            normalisation, class names): enough to rebuild the model with nothing else.
+        run_dir: where ``checkpoint_best.{safetensors,json}``, ``checkpoint_last.{safetensors,json}``,
+            ``resume_state.pt`` and ``metrics.csv`` go (``None``: keep nothing on disk).
+        meta: extra entries stored in every checkpoint's JSON (model name and config,
+            representation, normalisation, class names): enough to rebuild the model with nothing else.
     """
 
     def __init__(
@@ -328,16 +332,11 @@ class Trainer:
         return res
 
     # ------------------------------------------------------------------ state
-    def state(self, epoch: int, step: int, best: float, best_epoch: int, bad_epochs: int,
-              history: list[dict[str, float]]) -> dict[str, Any]:
-        import torch
-
+    def checkpoint_meta(self, epoch: int, step: int, best: float | None, best_epoch: int, bad_epochs: int,
+                        history: list[dict[str, float]]) -> dict[str, Any]:
+        """A checkpoint's JSON metadata: the trainer's progress and config plus ``meta``."""
         return {
-            "format": CHECKPOINT_FORMAT,
-            "model_state": self.model.state_dict(),
-            "optimizer_states": [o.state_dict() for o in self.optimizers],
-            "scheduler_states": [s.state_dict() for s in self.schedulers],
-            "scaler_state": self.scaler.state_dict(),
+            **self.meta,
             "trainer_config": asdict(self.config),
             "epoch": epoch,
             "step": step,
@@ -345,13 +344,38 @@ class Trainer:
             "best_epoch": best_epoch,
             "bad_epochs": bad_epochs,
             "history": history,
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "numpy": np.random.get_state(),
-                "python": random.getstate(),
-            },
-            **self.meta,
         }
+
+    def resume_state(self) -> dict[str, Any]:
+        """Optimiser, scheduler, GradScaler and RNG states (tensors and plain containers)."""
+        return {
+            "optimizer_states": [o.state_dict() for o in self.optimizers],
+            "scheduler_states": [s.state_dict() for s in self.schedulers],
+            "scaler_state": self.scaler.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def _save(self, better: bool, meta: dict[str, Any]) -> None:
+        assert self.run_dir is not None
+        weights = self.model.state_dict()
+        if better:
+            save_checkpoint(self.run_dir / "checkpoint_best", weights, meta)
+        cid = save_checkpoint(self.run_dir / "checkpoint_last", weights, meta)
+        save_resume_state(self.run_dir / RESUME_STATE, self.resume_state(), cid)
+
+    def _resume(self) -> tuple[int, int, float | None, int, int, list[dict[str, float]]]:
+        """Restore ``checkpoint_last`` and the resume state; returns the loop's counters."""
+        assert self.run_dir is not None
+        weights, ck = load_checkpoint(self.run_dir / "checkpoint_last", self.device)
+        rs = load_resume_state(self.run_dir / RESUME_STATE, ck["checkpoint_id"], self.device)
+        self.model.load_state_dict(weights)
+        for o, s in zip(self.optimizers, rs["optimizer_states"], strict=True):
+            o.load_state_dict(s)
+        for sch, s in zip(self.schedulers, rs["scheduler_states"], strict=False):
+            sch.load_state_dict(s)
+        self.scaler.load_state_dict(rs["scaler_state"])
+        set_rng_state(rs["rng"])
+        return ck["epoch"] + 1, ck["step"], ck["best_metric"], ck["best_epoch"], ck["bad_epochs"], ck["history"]
 
     def _write_csv(self, history: list[dict[str, float]]) -> None:
         if self.run_dir is None or not history:
@@ -369,7 +393,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def fit(self, train: Any, val: Any | None = None, *, resume: bool = True) -> TrainResult:
-        """Train; with ``resume`` and a ``checkpoint_last.pt`` in ``run_dir``, continue from it."""
+        """Train; with ``resume`` and a ``checkpoint_last`` in ``run_dir``, continue from it.
+
+        Raises:
+            LegacyCheckpointError: ``run_dir`` holds an old pickled ``checkpoint_last.pt``.
+            CheckpointError: the last checkpoint or its resume state is unreadable or torn.
+        """
         import torch
         from tqdm.auto import tqdm
 
@@ -389,20 +418,8 @@ class Trainer:
         total = steps_per_epoch * c.epochs if c.max_steps is None else min(c.max_steps, steps_per_epoch * c.epochs)
         self._make_schedulers(total)
         start_epoch, step, best, best_epoch, bad, history = 0, 0, None, -1, 0, []
-        last = self.run_dir / "checkpoint_last.pt" if self.run_dir else None
-        if resume and last is not None and last.exists():
-            ck = torch.load(last, map_location=self.device, weights_only=False)
-            self.model.load_state_dict(ck["model_state"])
-            for o, s in zip(self.optimizers, ck["optimizer_states"], strict=True):
-                o.load_state_dict(s)
-            for sch, s in zip(self.schedulers, ck["scheduler_states"], strict=False):
-                sch.load_state_dict(s)
-            self.scaler.load_state_dict(ck["scaler_state"])
-            start_epoch, step = ck["epoch"] + 1, ck["step"]
-            best, best_epoch, bad, history = ck["best_metric"], ck["best_epoch"], ck["bad_epochs"], ck["history"]
-            torch.set_rng_state(ck["rng"]["torch"])
-            np.random.set_state(ck["rng"]["numpy"])
-            random.setstate(ck["rng"]["python"])
+        if resume and self.run_dir is not None and checkpoint_exists(self.run_dir / "checkpoint_last"):
+            start_epoch, step, best, best_epoch, bad, history = self._resume()
         if start_epoch == 0 and step == 0 and hasattr(self.model, "initialise_from"):
             self.model.initialise_from(train)
         writer = _tensorboard(self.run_dir)
@@ -460,10 +477,7 @@ class Trainer:
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step"))
                 tqdm.write(f"epoch {epoch + 1}: {shown}")
             if self.run_dir is not None:
-                state = self.state(epoch, step, best, best_epoch, bad, history)
-                if better:
-                    atomic_torch_save(state, self.run_dir / "checkpoint_best.pt")
-                atomic_torch_save(state, self.run_dir / "checkpoint_last.pt")
+                self._save(better, self.checkpoint_meta(epoch, step, best, best_epoch, bad, history))
                 self._write_csv(history)
             if c.patience and bad >= c.patience:
                 stopped = True
@@ -476,8 +490,6 @@ class Trainer:
             stopped_early=stopped, seconds=time.perf_counter() - t0,
         )
 
-
-CHECKPOINT_FORMAT = "colliderlab-checkpoint-1"
 
 
 def classification_auc(logits: np.ndarray, labels: np.ndarray) -> float:
