@@ -299,7 +299,7 @@ def load_resume_state(path: str | os.PathLike, checkpoint_id: str, device: Any =
 def convert_legacy(run_dir: str | os.PathLike, *, keep: bool = False) -> list[Path]:
     """Convert the old pickled checkpoints (``*.pt``) of ``run_dir`` to the current format.
 
-    **This trusts the files**: it unpickles them (``torch.load(weights_only=False)``), which runs
+    **This trusts the files**: it unpickles them (full ``torch.load``, not ``weights_only``), which runs
     any code they carry. Use it only on runs whose origin you trust. Trainer checkpoints
     (``checkpoint_best.pt``, ``checkpoint_last.pt``, with their resume state) and single-model
     files (``{"model", "config", "state"}``, e.g. anomaly scorers) are converted; the ``.pt``
