@@ -20,6 +20,17 @@ loss) by defining
   the model keeps in buffers, so it is saved with the weights.
 
 Everything else (epochs, schedules, checkpoints, metrics, resume) is shared.
+
+Two hooks let later work (decorrelation, calibration, searches) plug in without touching the loop:
+
+* ``loss_terms``: named callables ``(outputs, batch) -> scalar tensor`` added to the default
+  loss. ``batch`` is the whole batch: the model's inputs, ``label``, ``weight`` and any other
+  array the dataset carries (e.g. the jet mass for a decorrelation penalty). Each term's batch
+  mean is logged as ``train_<name>``; ``train_loss`` is the total.
+* ``callbacks``: :class:`Callback` objects, called with ``on_step_end(trainer, step, logs)``
+  after every optimiser step and ``on_epoch_end(trainer, epoch, row)`` once the epoch's metrics
+  are in ``row`` (before the monitor, the checkpoint and the CSV see it: a callback may add
+  entries). Setting ``trainer.should_stop = True`` ends training after the current step or epoch.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -49,7 +60,10 @@ from colliderlab.train.checkpoint import (
     set_rng_state,
 )
 
-__all__ = ["TrainerConfig", "StepContext", "Trainer", "TrainResult", "resolve_device", "CHECKPOINT_FORMAT"]
+__all__ = [
+    "TrainerConfig", "StepContext", "Trainer", "TrainResult", "Callback", "LossTerm", "resolve_device",
+    "CHECKPOINT_FORMAT",
+]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "onecycle", "plateau")
@@ -115,6 +129,22 @@ def resolve_device(name: str = "auto") -> Any:
     return torch.device(name)
 
 
+LossTerm = Callable[[Any, Mapping[str, Any]], Any]
+"""``(outputs, batch) -> scalar tensor``, added to the default loss (see the module docstring)."""
+
+
+class Callback:
+    """Hooks called by :meth:`Trainer.fit`; override either. Set ``trainer.should_stop = True``
+    to end training after the current step or epoch."""
+
+    def on_step_end(self, trainer: Trainer, step: int, logs: Mapping[str, float]) -> None:
+        """After optimiser step ``step`` (1-based, counted over the run); ``logs`` is the step's
+        result (``loss`` and the loss terms)."""
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, float]) -> None:
+        """After epoch ``epoch`` (1-based) with its metrics in ``row``, which may be extended."""
+
+
 @dataclass
 class StepContext:
     """What a model-supplied ``training_step`` needs from the trainer."""
@@ -166,6 +196,9 @@ class Trainer:
             ``resume_state.pt`` and ``metrics.csv`` go (``None``: keep nothing on disk).
         meta: extra entries stored in every checkpoint's JSON (model name and config,
             representation, normalisation, class names): enough to rebuild the model with nothing else.
+        loss_terms: name -> :data:`LossTerm`, added to the default loss (models with their own
+            ``training_step`` compute their own loss and take none).
+        callbacks: :class:`Callback` objects, called in order.
     """
 
     def __init__(
@@ -174,6 +207,9 @@ class Trainer:
         config: TrainerConfig,
         run_dir: str | os.PathLike | None = None,
         meta: Mapping[str, Any] | None = None,
+        *,
+        loss_terms: Mapping[str, LossTerm] | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         import torch
 
@@ -189,6 +225,13 @@ class Trainer:
         self.use_amp = bool(config.amp and self.device.type == "cuda")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.custom = hasattr(model, "training_step")
+        self.loss_terms = dict(loss_terms or {})
+        if self.loss_terms and self.custom:
+            raise ValueError(f"{type(model).__name__} brings its own training_step; add loss terms there")
+        if "loss" in self.loss_terms:
+            raise ValueError("a loss term cannot be named 'loss' (the total's name)")
+        self.callbacks = list(callbacks)
+        self.should_stop = False
         if hasattr(model, "configure_optimizers"):
             self.optimizers = list(model.configure_optimizers(config))
         else:
@@ -281,6 +324,11 @@ class Trainer:
         with self.autocast():
             out = self.model(*self._inputs(batch))
         loss = self._loss(out, batch)
+        logs = {}
+        for name, term in self.loss_terms.items():
+            extra = term(out, batch)
+            logs[name] = float(extra.detach())
+            loss = loss + extra
         value = float(loss.detach())
         if not math.isfinite(value):
             raise FloatingPointError(
@@ -288,7 +336,7 @@ class Trainer:
                 "or lower the learning rate"
             )
         ctx.step(loss, self.optimizers[0], self.model.parameters())
-        return {"loss": value}
+        return {"loss": value, **logs}
 
     def predict(self, data: Any, batch_size: int | None = None) -> np.ndarray:
         """Model outputs over ``data`` in order: (J, C) logits (or regression outputs)."""
@@ -424,7 +472,7 @@ class Trainer:
             self.model.initialise_from(train)
         writer = _tensorboard(self.run_dir)
         t0 = time.perf_counter()
-        stopped = False
+        stopped = self.should_stop = False
         step_fn = self.model.training_step if self.custom else self._default_step
         for epoch in range(start_epoch, c.epochs):
             if c.max_steps is not None and step >= c.max_steps:
@@ -451,7 +499,9 @@ class Trainer:
                         sch.step()
                 if n_batches % 10 == 0:
                     bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}")
-                if c.max_steps is not None and step >= c.max_steps:
+                for cb in self.callbacks:
+                    cb.on_step_end(self, step, res)
+                if self.should_stop or (c.max_steps is not None and step >= c.max_steps):
                     break
             row: dict[str, float] = {"epoch": epoch + 1, "step": step}
             row.update({f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()})
@@ -459,6 +509,8 @@ class Trainer:
             row["train_seconds"] = time.perf_counter() - te
             if val is not None and len(val):
                 row.update(self.evaluate(val))
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch + 1, row)
             monitor = c.monitor if c.monitor in row else ("val_loss" if "val_loss" in row else "train_loss")
             value = row[monitor]
             if c.schedule == "plateau":
@@ -479,7 +531,7 @@ class Trainer:
             if self.run_dir is not None:
                 self._save(better, self.checkpoint_meta(epoch, step, best, best_epoch, bad, history))
                 self._write_csv(history)
-            if c.patience and bad >= c.patience:
+            if self.should_stop or (c.patience and bad >= c.patience):
                 stopped = True
                 break
         if writer is not None:
