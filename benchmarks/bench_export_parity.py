@@ -35,7 +35,7 @@ def main() -> None:
 
     rows = []
     for run in sorted(Path(a.runs).glob("*/seed0")):
-        if not (run / "checkpoint_best.pt").exists():
+        if not (run / "checkpoint_best.json").exists():
             continue  # baselines: nothing for ONNX (the BDT goes through conifer)
         row = {"model": run.parent.name}
         for fmt in ("onnx", "torch-export"):

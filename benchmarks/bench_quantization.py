@@ -54,7 +54,7 @@ def main() -> None:
     result: dict = {"eval": a.eval, "ptq": {}, "qat": []}
     for name in a.models.split(","):
         run_dir = Path(a.runs) / name / "seed0"
-        if not (run_dir / "checkpoint_best.pt").exists():
+        if not (run_dir / "checkpoint_best.json").exists():
             print(f"# skip {name}: no trained run in {run_dir}")
             continue
         run = load_run(run_dir)

@@ -9,6 +9,7 @@
     colliderlab train EXPERIMENT.yaml [--set trainer.lr=3e-4 ...] [--run-dir DIR]
     colliderlab evaluate RUN_DIR --data FILE
     colliderlab predict RUN_DIR --data FILE --out SCORES.h5
+    colliderlab convert-run RUN_DIR [--keep-legacy]   # old pickled checkpoints -> safetensors + JSON
     colliderlab benchmark toptag [--n-jets N] [--models a,b] [--ensemble K] [--json]
     colliderlab export RUN_DIR --to onnx|torch-export|hls4ml|conifer [--data FILE]
                       [--config OPTIONS.yaml] [--set key=value ...]
@@ -96,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--data", required=True, help="jet file (any format colliderlab reads)")
     p.add_argument("--out", required=True, help="output HDF5: scores (N, C), labels (N,) when known")
+
+    p = sub.add_parser(
+        "convert-run",
+        help="convert a run directory's old pickled checkpoints (*.pt) to safetensors + JSON; "
+             "this unpickles them, so only for runs you trust",
+    )
+    p.add_argument("run_dir")
+    p.add_argument("--keep-legacy", action="store_true", help="keep the old .pt files (default: remove them)")
 
     p = sub.add_parser("calo", help="calorimeter showers: simulate, evaluate a generator")
     calo = p.add_subparsers(dest="calo_command", required=True)
@@ -297,6 +306,18 @@ def _cmd_predict(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert_run(a: argparse.Namespace) -> int:
+    from colliderlab.train.checkpoint import convert_legacy
+
+    print(f"colliderlab convert-run: unpickling the *.pt files of {a.run_dir}; this runs any code they "
+          "carry, so convert only runs you trust", file=sys.stderr)
+    for path in convert_legacy(a.run_dir, keep=a.keep_legacy):
+        print(f"wrote {path.with_suffix('.safetensors')} and {path.name}")
+    if not a.keep_legacy:
+        print("removed the old .pt files")
+    return 0
+
+
 def _cmd_benchmark(a: argparse.Namespace) -> int:
     from colliderlab.train.benchmark import (
         BenchmarkConfig,
@@ -469,6 +490,7 @@ _COMMANDS = {
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
     "predict": _cmd_predict,
+    "convert-run": _cmd_convert_run,
     "benchmark": _cmd_benchmark,
     "export": _cmd_export,
     "calo": _cmd_calo,

@@ -184,7 +184,7 @@ def test_run_event_anomaly_writes_tables_and_plots(jets, tmp_path):
     for f in ("scores_ae.png", "pvalues_vae_kl.png", "roc_top.png"):
         assert (tmp_path / "plots" / f).stat().st_size > 1000, f
     assert "| top |" in efficiency_table_markdown(m) and (tmp_path / "efficiencies.md").exists()
-    assert ea.load_scorer(tmp_path / "ae.pt").config.n_features == len(FEATURES)
+    assert ea.load_scorer(tmp_path / "ae.safetensors").config.n_features == len(FEATURES)
     with pytest.raises(ValueError, match="features"):
         run_event_anomaly(train, sm_test[:, :5], {"top": top}, cfg)
     with pytest.raises(ValueError, match=r"log_features \['nope'\] are not among the features: mass, pt"):

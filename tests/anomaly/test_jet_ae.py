@@ -5,8 +5,6 @@ real QCD jets lowers the loss and scores held-out top jets above held-out QCD je
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -22,7 +20,8 @@ from colliderlab.anomaly.jet_ae import (  # noqa: E402
 from colliderlab.data.dataset import ArrayDataset, Standardizer  # noqa: E402
 from colliderlab.features.representations import representation_config  # noqa: E402
 from colliderlab.metrics import auc  # noqa: E402
-from colliderlab.models.registry import build_config, list_models, model_from_config, model_spec  # noqa: E402
+from colliderlab.models.registry import build_config, list_models, model_spec  # noqa: E402
+from colliderlab.train.checkpoint import load_model, save_model  # noqa: E402
 from colliderlab.train.trainer import Trainer, TrainerConfig  # noqa: E402
 
 JET_AES = {"jet_image_ae": ("image", {"size": 40}), "particle_cloud_ae": ("particles", {"n_particles": 32})}
@@ -92,11 +91,7 @@ def test_save_load_parity(name, ae_data, tmp_path):
     model.eval()
     batch = next(ds.subset(slice(0, 16)).batches(16))
     ref = model(*_inputs(model, batch))
-    torch.save({"config": dataclasses.asdict(model.config), "state": model.state_dict()}, tmp_path / "m.pt")
-    ck = torch.load(tmp_path / "m.pt", weights_only=False)
-    clone = model_from_config(name, ck["config"])
-    clone.load_state_dict(ck["state"])
-    clone.eval()
+    clone = load_model(save_model(model, tmp_path / "m"))
     torch.testing.assert_close(clone(*_inputs(clone, batch)), ref)
 
 

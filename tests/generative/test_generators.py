@@ -18,6 +18,7 @@ from colliderlab.features.calo import CaloCellsConfig, calo_labels  # noqa: E402
 from colliderlab.generative import fidelity as fd  # noqa: E402
 from colliderlab.models.registry import create_model, list_models, model_spec  # noqa: E402
 from colliderlab.physics.calo import CaloShowers, simulate  # noqa: E402
+from colliderlab.train.checkpoint import load_weights  # noqa: E402
 from colliderlab.train.trainer import Trainer, TrainerConfig  # noqa: E402
 
 # shower generators (the event-level anomaly scorers, also trained on their own loss, have theirs
@@ -49,9 +50,8 @@ def test_generator_trains_and_samples(name, gamma_pi0, tmp_path):
     assert torch.isfinite(out).all() and (out >= 0).all() and (out <= 1).all()
     assert (out == 0).any()  # exact zeros: sparse showers are possible
     # the checkpoint alone rebuilds a generator that samples
-    ck = torch.load(tmp_path / "checkpoint_best.pt", weights_only=False)
     clone = create_model(name, "lite", n_features=arrays["x"].shape[1], n_context=2, n_classes=len(names))
-    clone.load_state_dict(ck["model_state"])
+    load_weights(clone, tmp_path / "checkpoint_best")
     assert clone.sample(torch.from_numpy(arrays["cond"][:5])).shape == (5, arrays["x"].shape[1])
 
 

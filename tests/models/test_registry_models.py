@@ -7,8 +7,6 @@ number of optimiser steps on the session's top-vs-QCD fixture reaches AUC >= 0.7
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -22,6 +20,7 @@ from colliderlab.models.registry import (  # noqa: E402
     model_from_config,
     model_spec,
 )
+from colliderlab.train.checkpoint import load_model, save_model  # noqa: E402
 from colliderlab.train.trainer import Trainer, TrainerConfig, softmax  # noqa: E402
 
 # jet taggers (calorimeter models have their own tests, on simulated showers)
@@ -61,11 +60,7 @@ def test_save_load_parity(name, rep_data, tmp_path):
     model.eval()
     batch = _batch(ds)
     ref = model(*_inputs(model, batch))
-    torch.save({"config": dataclasses.asdict(model.config), "state": model.state_dict()}, tmp_path / "m.pt")
-    ck = torch.load(tmp_path / "m.pt", weights_only=False)
-    clone = model_from_config(name, ck["config"])
-    clone.load_state_dict(ck["state"])
-    clone.eval()
+    clone = load_model(save_model(model, tmp_path / "m"))  # safetensors + JSON config
     torch.testing.assert_close(clone(*_inputs(clone, batch)), ref, rtol=1e-5, atol=1e-5)
     assert count_params(clone) == count_params(model)
 

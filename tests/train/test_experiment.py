@@ -76,7 +76,8 @@ def test_pfn_run_directory_round_trip(toptag_file, tmp_path):
     run = tmp_path / "pfn"
     cfg = experiment_from_dict(_exp(toptag_file, "pfn", {"kind": "particles", "n_particles": 48}))
     res = run_experiment(cfg, run, progress=False)
-    for f in ("config.yaml", "checkpoint_best.pt", "checkpoint_last.pt", "metrics.csv", "results.json",
+    for f in ("config.yaml", "checkpoint_best.safetensors", "checkpoint_best.json", "checkpoint_last.safetensors",
+              "checkpoint_last.json", "resume_state.pt", "metrics.csv", "results.json",
               "test_scores.h5", "plots/roc.png", "plots/scores.png", "plots/training.png"):
         assert (run / f).exists(), f
     assert res["params"] > 1000 and 0.5 < res["auc"] <= 1.0
@@ -116,9 +117,9 @@ def test_image_run_writes_average_images(toptag_file, tmp_path):
 def test_incompatible_checkpoint_is_refused(toptag_file, tmp_path):
     run = tmp_path / "dnn"
     run_experiment(experiment_from_dict(_exp(toptag_file, "dnn", epochs=1)), run, progress=False, plots=False)
-    ck = torch.load(run / "checkpoint_best.pt", weights_only=False)
-    ck["format"] = "colliderlab-checkpoint-0"
-    torch.save(ck, run / "checkpoint_best.pt")
+    meta = json.loads((run / "checkpoint_best.json").read_text())
+    meta["format"] = "colliderlab-checkpoint-0"
+    (run / "checkpoint_best.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="incompatible|retrain"):
         load_run(run)
 

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 from colliderlab.data.dataset import ArrayDataset, Standardizer, check_labels, split_indices  # noqa: E402
 from colliderlab.features.observables import compute_observables  # noqa: E402
 from colliderlab.metrics import auc  # noqa: E402
+from colliderlab.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint  # noqa: E402
 from colliderlab.train.trainer import Trainer, TrainerConfig, softmax  # noqa: E402
 
 NAMES = ("mass", "mass_sd", "tau21", "tau32", "n_constituents", "c2_b1", "d2_b1")
@@ -82,7 +83,7 @@ def test_resume_after_kill_matches_uninterrupted(obs_splits, tmp_path, schedule)
     torch.manual_seed(0)
     with pytest.raises(KeyboardInterrupt):
         Trainer(TinyMLP(len(NAMES)), cfg, tmp_path / "b").fit(_KilledAt(train, 2), val)
-    assert torch.load(tmp_path / "b" / "checkpoint_last.pt", weights_only=False)["epoch"] == 1
+    assert load_checkpoint(tmp_path / "b" / "checkpoint_last")[1]["epoch"] == 1
     torch.manual_seed(123)  # a different init: everything must come from the checkpoint
     resumed = Trainer(TinyMLP(len(NAMES)), cfg, tmp_path / "b")
     out = resumed.fit(train, val)
@@ -99,8 +100,10 @@ def test_early_stopping_and_best_checkpoint(obs_splits, tmp_path):
     trainer = Trainer(TinyMLP(len(NAMES)), _cfg(epochs=20, lr=0.0, patience=2, schedule="none"), tmp_path)
     res = trainer.fit(train, val)
     assert res.stopped_early and res.epochs_run == 3 and res.best_epoch == 1
-    best = torch.load(tmp_path / "checkpoint_best.pt", weights_only=False)
-    assert best["epoch"] == 0 and best["format"].startswith("colliderlab-checkpoint")
+    _, best = load_checkpoint(tmp_path / "checkpoint_best")
+    assert best["epoch"] == 0 and best["format"] == CHECKPOINT_FORMAT
+    _, last = load_checkpoint(tmp_path / "checkpoint_last")  # best (scoring) and last (resume) both kept
+    assert last["epoch"] == 2
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "onecycle", "plateau"])
@@ -185,7 +188,7 @@ def test_model_supplied_training_step(tmp_path):
     assert abs(float(model.log_sigma.detach().exp()) - 0.5) < 0.15
     assert res.history[-1]["val_loss"] < res.history[0]["val_loss"]
     assert "train_mu" in res.history[0]
-    ck = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
+    ck = torch.load(tmp_path / "resume_state.pt", weights_only=True)
     assert len(ck["optimizer_states"]) == 2
 
 
@@ -211,3 +214,69 @@ def test_multiclass_w_z_h_qcd_one_vs_rest(boson_jets):
     # QCD against the three resonances is the easy split (mass); H(->bb) has more charged tracks
     assert res["per_class"]["qcd"]["auc"] > 0.85
     assert all(v["auc"] > 0.6 for v in res["per_class"].values()), res["per_class"]
+
+
+def _with_mass(ds):
+    """``ds`` plus an auxiliary array (the first observable, the jet mass) the model does not read."""
+    return ArrayDataset({**ds.arrays, "mass": ds.arrays["x"][:, 0].copy()}, ds.labels, ds.class_names)
+
+
+def _fit_steps(train, loss_terms=None, callbacks=(), **kw):
+    torch.manual_seed(0)
+    trainer = Trainer(TinyMLP(len(NAMES)), _cfg(**{"epochs": 100, "max_steps": 40, "schedule": "none", **kw}),
+                      loss_terms=loss_terms, callbacks=callbacks)
+    return trainer, trainer.fit(train)
+
+
+def test_extra_loss_term_sees_auxiliary_fields_and_changes_training(obs_splits):
+    train = _with_mass(obs_splits[0])
+    seen = []
+
+    def penalty(out, batch):  # a decorrelation-like term: the signal logit's correlation with the mass
+        seen.append(sorted(batch))
+        return 0.5 * (out[:, 1] * batch["mass"]).mean() ** 2
+
+    plain, res_plain = _fit_steps(train)
+    zero, _ = _fit_steps(train, {"nothing": lambda out, batch: 0.0 * out.sum()})
+    hooked, res = _fit_steps(train, {"mass_corr": penalty})
+    assert res.steps == res_plain.steps == 40
+    assert seen[0] == ["label", "mass", "weight", "x"]
+    assert "train_mass_corr" in res.history[0] and res.history[0]["train_mass_corr"] >= 0
+    for p, q in zip(plain.model.parameters(), zero.model.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)  # a zero term leaves training alone
+    assert any(not torch.equal(p, q) for p, q in zip(plain.model.parameters(), hooked.model.parameters(), strict=True))
+    with pytest.raises(ValueError, match="own training_step"):
+        Trainer(GaussianFit(), _cfg(), loss_terms={"x": penalty})
+
+
+def test_callbacks_see_steps_and_can_stop_training(obs_splits, tmp_path):
+    from colliderlab.train.trainer import Callback
+
+    train, val, _ = obs_splits
+
+    class StopAtEpoch2(Callback):
+        def __init__(self):
+            self.steps, self.epochs = [], []
+
+        def on_step_end(self, trainer, step, logs):
+            self.steps.append((step, logs["loss"]))
+
+        def on_epoch_end(self, trainer, epoch, row):
+            self.epochs.append(epoch)
+            row["custom_metric"] = float(epoch)  # callbacks may add metrics to the epoch's row
+            trainer.should_stop = epoch == 2
+
+    cb = StopAtEpoch2()
+    trainer = Trainer(TinyMLP(len(NAMES)), _cfg(epochs=10), tmp_path, callbacks=[cb])
+    res = trainer.fit(train, val)
+    assert res.stopped_early and res.epochs_run == 2 and cb.epochs == [1, 2]
+    assert [s for s, _ in cb.steps] == list(range(1, res.steps + 1))
+    assert [r["custom_metric"] for r in res.history] == [1.0, 2.0]
+    assert load_checkpoint(tmp_path / "checkpoint_last")[1]["epoch"] == 1  # the stopping epoch is saved
+
+    class StopAfter5Steps(Callback):
+        def on_step_end(self, trainer, step, logs):
+            trainer.should_stop = step >= 5
+
+    res = Trainer(TinyMLP(len(NAMES)), _cfg(epochs=10), callbacks=[StopAfter5Steps()]).fit(train, val)
+    assert res.steps == 5 and res.epochs_run == 1 and res.stopped_early

@@ -468,24 +468,16 @@ def compare_scores(float_scores: np.ndarray, emulated_scores: np.ndarray, rel_to
 
 
 def save_scorer(model: AnomalyScorer, path: str | os.PathLike) -> Path:
-    """Save ``{"model": name, "config": ..., "state": ...}``; :func:`load_scorer` rebuilds it."""
-    import dataclasses
+    """Save as ``PATH.safetensors`` + ``PATH.json`` (any suffix of ``path`` replaced;
+    :func:`colliderlab.train.checkpoint.save_model`); returns the ``.safetensors`` path."""
+    from colliderlab.train.checkpoint import save_model
 
-    from colliderlab.train.trainer import atomic_torch_save
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_torch_save({"model": model.model_name, "config": dataclasses.asdict(model.config),
-                       "state": model.state_dict()}, path)
-    return path
+    return save_model(model, path)
 
 
 def load_scorer(path: str | os.PathLike) -> AnomalyScorer:
-    """Inverse of :func:`save_scorer`."""
-    from colliderlab.models.registry import model_from_config
+    """Inverse of :func:`save_scorer` (nothing is unpickled)."""
+    from colliderlab.train.checkpoint import load_model
 
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    model = model_from_config(ck["model"], ck["config"])
-    model.load_state_dict(ck["state"])
-    return model.eval()
+    return load_model(path)
 

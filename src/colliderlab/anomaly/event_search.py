@@ -25,7 +25,7 @@ mapping of signal name to (M, F). Each signal is split into a BDT-training part 
 (``signal_train_fraction``); every method is evaluated on the same test part.
 
 Written to ``out_dir``: ``metrics.json``, ``efficiencies.md``, ``scores.npz`` (every score of
-every test event), ``ae.pt`` / ``vae.pt`` (:func:`colliderlab.anomaly.event_ae.load_scorer`),
+every test event), ``ae.safetensors`` / ``vae.safetensors`` (+ ``.json``) (:func:`colliderlab.anomaly.event_ae.load_scorer`),
 ``plots/`` (score and p-value distributions per process, ROC curves per signal), and with the
 trigger path ``trigger/`` (``anomaly_ae.onnx``, ``anomaly_vae.onnx``, the hls4ml project).
 """
@@ -299,7 +299,7 @@ def run_event_anomaly(
         training[key] = {"model": reg, "config": asdict(model.config), "steps": res.steps, "epochs": res.epochs_run,
                          "seconds": res.seconds, "last_epoch": last}
         if out is not None:
-            ea.save_scorer(model, out / f"{key}.pt")
+            ea.save_scorer(model, out / f"{key}.safetensors")
 
     def scores_of(x: np.ndarray) -> dict[str, np.ndarray]:
         terms = {k: ea.score_events(m, x) for k, m in models.items()}

@@ -455,6 +455,7 @@ def train_jet_anomaly(
     """
     from colliderlab import kinematics as kin
     from colliderlab.data.dataset import ArrayDataset, Standardizer
+    from colliderlab.train.checkpoint import checkpoint_exists, load_weights
     from colliderlab.train.trainer import Trainer
 
     if background not in tests:
@@ -473,9 +474,8 @@ def train_jet_anomaly(
     t0 = time.perf_counter()
     res = trainer.fit(train_ds, dataset(val) if val is not None else None)
     seconds = time.perf_counter() - t0
-    if run_dir is not None and val is not None and (Path(run_dir) / "checkpoint_best.pt").exists():
-        best = torch.load(Path(run_dir) / "checkpoint_best.pt", map_location=trainer.device, weights_only=False)
-        model.load_state_dict(best["model_state"])
+    if run_dir is not None and val is not None and checkpoint_exists(Path(run_dir) / "checkpoint_best"):
+        load_weights(model, Path(run_dir) / "checkpoint_best", trainer.device)
     scores = {name: trainer.predict(dataset(jets)).reshape(-1).astype(np.float64) for name, jets in tests.items()}
     masses = {name: kin.mass(np.asarray(jets.jet_p4, np.float64)) for name, jets in tests.items()}
     metrics = evaluate_jet_anomaly(scores, masses, background, signal_efficiencies)

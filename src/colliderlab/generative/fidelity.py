@@ -361,6 +361,7 @@ def classifier_auc(
     from colliderlab.data.dataset import ArrayDataset, Standardizer, split_indices
     from colliderlab.metrics import auc
     from colliderlab.models.registry import create_model
+    from colliderlab.train.checkpoint import load_weights
     from colliderlab.train.trainer import Trainer, TrainerConfig
 
     c = config or EvalClassifierConfig()
@@ -384,8 +385,7 @@ def classifier_auc(
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(model, tcfg, tmp)
         result = trainer.fit(sets[0], sets[1])
-        best = torch.load(f"{tmp}/checkpoint_best.pt", map_location="cpu", weights_only=False)
-        model.load_state_dict(best["model_state"])
+        load_weights(model, f"{tmp}/checkpoint_best")
         logits = trainer.predict(sets[2])
     score = logits[:, 1] - logits[:, 0]
     return {"auc": auc(score, sets[2].labels == 1), "n_test": int(len(te)), "epochs": len(result.history)}

@@ -1,13 +1,20 @@
 """Experiments: a YAML file (data, representation, model, trainer) -> a run directory.
 
-Run directory layout (later tools read it; keep it stable)::
+Run directory layout (later tools read it; keep it stable). Nothing in it is unpickled: a run
+directory passed on by someone else cannot run code when it is loaded::
 
     RUN_DIR/
       config.yaml          the resolved experiment (representation options made concrete)
-      checkpoint_best.pt   torch models: weights at the best validation epoch plus everything
-                           needed to rebuild and use the model (see CHECKPOINT KEYS below)
-      checkpoint_last.pt   the latest epoch, with optimiser/scheduler/RNG states, for resume
-      baseline/            non-torch baselines (BDT, cut-based, Fisher, ...): model file + meta.json
+      checkpoint_best.safetensors
+                           torch models: the weights at the best validation epoch (safetensors)
+      checkpoint_best.json everything else needed to rebuild and use the model (see CHECKPOINT
+                           KEYS below); used for scoring (predict, evaluate, export)
+      checkpoint_last.safetensors, checkpoint_last.json
+                           the same at the latest epoch, for resume
+      resume_state.pt      optimiser, scheduler, GradScaler and RNG states of checkpoint_last:
+                           tensors and plain containers, read with torch.load(weights_only=True)
+      baseline/            non-torch baselines (BDT, cut-based, Fisher, ...): model file (JSON, or
+                           xgboost's UBJ) + meta.json
       metrics.csv          one row per epoch: epoch, step, train_loss, val_loss, val_accuracy,
                            val_auc, lr, train_seconds
       results.json         test-split metrics (auc, accuracy, rejection_at_0.3/0.5, per-class AUCs
@@ -29,11 +36,18 @@ and every metric are turned back into the target's units. A ``trainer.loss = gau
 adds ``sigma`` (N, 1) to test_scores.h5 and pull metrics to results.json, both in the target's
 units (sigma propagated to first order from the transformed space).
 
-CHECKPOINT KEYS: ``format``, ``colliderlab_version``, ``model_name``, ``model_config`` (dict),
-``representation`` (dict with ``kind``), ``standardizer`` (mean/std per array), ``class_names``,
-``task``, ``target`` (regression: name, mean and std of the learnt, transformed target, transform
-and reference; else None), ``quantization``
-(QAT formats or None), ``trainer_config``, ``model_state``, ``epoch``, ``step``, ``history``.
+CHECKPOINT KEYS (``checkpoint_*.json``): ``format`` (``colliderlab-checkpoint-2``),
+``checkpoint_id`` (the same in the ``.safetensors`` header and, for the last checkpoint, in
+``resume_state.pt``: files of one save), ``colliderlab_version``, ``model_name``,
+``model_config`` (dict), ``representation`` (dict with ``kind``), ``standardizer`` (mean/std per
+array), ``class_names``, ``task``, ``target`` (regression: name, mean and std of the learnt,
+transformed target, transform and reference; else None), ``quantization`` (QAT formats or
+None), ``trainer_config``, ``epoch``, ``step``, ``best_metric``, ``best_epoch``, ``bad_epochs``,
+``history``. See :mod:`colliderlab.train.checkpoint`.
+
+Runs written before format 2 hold one pickled ``checkpoint_*.pt`` per checkpoint. They are
+refused (by ``load_run``, hence ``predict``, ``evaluate`` and ``export``, and by resume) with a
+message naming the file; ``colliderlab convert-run RUN_DIR`` converts them, trusting the files.
 
 Example experiment::
 
@@ -58,7 +72,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from colliderlab.atomic import write_json
-from colliderlab.train.trainer import CHECKPOINT_FORMAT, TrainerConfig, softmax
+from colliderlab.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    LEGACY_FORMAT,
+    load_checkpoint,
+    load_weights,
+)
+from colliderlab.train.trainer import TrainerConfig, softmax
 
 if TYPE_CHECKING:
     from colliderlab.features.targets import TargetTransform
@@ -490,7 +510,7 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Train ``cfg`` into ``run_dir`` and evaluate on the test split; returns ``results.json``.
 
-    A run killed part-way is continued from ``checkpoint_last.pt`` when called again with the
+    A run killed part-way is continued from ``checkpoint_last`` when called again with the
     same configuration.
     """
     import yaml
@@ -575,8 +595,7 @@ def run_experiment(
         result = trainer.fit(train, val, resume=resume)
         history = result.history
         train_seconds = float(sum(r.get("train_seconds", 0.0) for r in history))
-        best = torch.load(run_dir / "checkpoint_best.pt", map_location=trainer.device, weights_only=False)
-        model.load_state_dict(best["model_state"])
+        load_weights(model, run_dir / "checkpoint_best", trainer.device)
         params = count_params(model)
         if getattr(model, "generative", False):
             return _generator_results(cfg, run_dir, trainer, model, test, history, params, train_seconds,
@@ -829,8 +848,14 @@ class LoadedRun:
 def load_run(run_dir: str | os.PathLike, *, checkpoint: str = "best", device: str = "cpu") -> LoadedRun:
     """Rebuild a trained model from its run directory alone.
 
+    ``checkpoint`` is ``"best"`` (for scoring) or ``"last"``. Nothing is unpickled.
+
     Raises:
-        FileNotFoundError: no checkpoint; ValueError: a checkpoint from an incompatible version.
+        FileNotFoundError: no checkpoint.
+        colliderlab.train.checkpoint.LegacyCheckpointError: an old pickled checkpoint (the message
+            says how to convert it).
+        colliderlab.train.checkpoint.CheckpointError (a ValueError): a checkpoint of an
+            incompatible version, torn or unreadable.
     """
     import yaml
 
@@ -842,7 +867,7 @@ def load_run(run_dir: str | os.PathLike, *, checkpoint: str = "best", device: st
     base = run_dir / "baseline" / "meta.json"
     if base.exists():
         meta = json.loads(base.read_text())
-        _check_format(meta, base)
+        _check_format(meta, base, (CHECKPOINT_FORMAT, LEGACY_FORMAT))  # baselines were never pickled
         from colliderlab.models.baselines import BASELINES
 
         name = meta["model_name"]
@@ -850,34 +875,34 @@ def load_run(run_dir: str | os.PathLike, *, checkpoint: str = "best", device: st
         return LoadedRun(run_dir, model, name, representation_from_dict(meta["representation"]),
                          Standardizer.from_dict(meta["standardizer"]), tuple(meta["class_names"]), True, config,
                          meta.get("target"))
-    ck_path = run_dir / f"checkpoint_{checkpoint}.pt"
-    if not ck_path.exists():
-        raise FileNotFoundError(f"{run_dir} has no {ck_path.name} (and no baseline/): is it a colliderlab run directory?")
-    import torch
-
     from colliderlab.models.registry import model_from_config
 
-    ck = torch.load(ck_path, map_location=device, weights_only=False)
-    _check_format(ck, ck_path)
+    try:
+        state, ck = load_checkpoint(run_dir / f"checkpoint_{checkpoint}", device)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{run_dir} has no checkpoint_{checkpoint}.safetensors / .json (and no baseline/): "
+            "is it a colliderlab run directory?"
+        ) from None
     model = model_from_config(ck["model_name"], ck["model_config"])
     if ck.get("quantization"):
         from colliderlab.export.quantize import QuantConfig, prepare_qat
 
         prepare_qat(model, QuantConfig.from_dict(ck["quantization"]))
-    model.load_state_dict(ck["model_state"])
+    model.load_state_dict(state)
     model.to(device).eval()
     return LoadedRun(run_dir, model, ck["model_name"], representation_from_dict(ck["representation"]),
                      Standardizer.from_dict(ck["standardizer"]), tuple(ck["class_names"]), False, config,
                      ck.get("target"))
 
 
-def _check_format(meta: Mapping[str, Any], path: Path) -> None:
+def _check_format(meta: Mapping[str, Any], path: Path, valid: Sequence[str] = (CHECKPOINT_FORMAT,)) -> None:
     fmt = meta.get("format")
-    if fmt != CHECKPOINT_FORMAT:
+    if fmt not in valid:
         raise ValueError(
             f"{path} has checkpoint format {fmt!r} (written by colliderlab "
             f"{meta.get('colliderlab_version', 'unknown')}); this version reads {CHECKPOINT_FORMAT!r}: "
-            "retrain with this version"
+            "it is incompatible, retrain with this version"
         )
 
 

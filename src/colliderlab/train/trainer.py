@@ -4,7 +4,9 @@ The loop is plain PyTorch: seeded epochs over an :class:`~colliderlab.data.datas
 (or any object with a compatible ``batches`` method and ``__len__``), Adam/AdamW/SGD, cosine /
 one-cycle / reduce-on-plateau schedules, gradient clipping, class weights, early stopping on a
 validation metric, mixed precision on CUDA, a per-epoch CSV (and TensorBoard when installed),
-best and last checkpoints written atomically, and resume after a kill.
+best and last checkpoints written atomically, and resume after a kill. Checkpoints are
+safetensors weights plus JSON metadata, and the resume state a ``weights_only`` torch file
+(:mod:`colliderlab.train.checkpoint`): nothing the trainer loads can run code.
 
 A model may supply its own training logic (a GAN with two optimisers, a flow with a likelihood
 loss) by defining
@@ -18,6 +20,17 @@ loss) by defining
   the model keeps in buffers, so it is saved with the weights.
 
 Everything else (epochs, schedules, checkpoints, metrics, resume) is shared.
+
+Two hooks let later work (decorrelation, calibration, searches) plug in without touching the loop:
+
+* ``loss_terms``: named callables ``(outputs, batch) -> scalar tensor`` added to the default
+  loss. ``batch`` is the whole batch: the model's inputs, ``label``, ``weight`` and any other
+  array the dataset carries (e.g. the jet mass for a decorrelation penalty). Each term's batch
+  mean is logged as ``train_<name>``; ``train_loss`` is the total.
+* ``callbacks``: :class:`Callback` objects, called with ``on_step_end(trainer, step, logs)``
+  after every optimiser step and ``on_epoch_end(trainer, epoch, row)`` once the epoch's metrics
+  are in ``row`` (before the monitor, the checkpoint and the CSV see it: a callback may add
+  entries). Setting ``trainer.should_stop = True`` ends training after the current step or epoch.
 """
 
 from __future__ import annotations
@@ -28,14 +41,29 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["TrainerConfig", "StepContext", "Trainer", "TrainResult", "resolve_device", "atomic_torch_save"]
+from colliderlab.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    RESUME_STATE,
+    checkpoint_exists,
+    load_checkpoint,
+    load_resume_state,
+    rng_state,
+    save_checkpoint,
+    save_resume_state,
+    set_rng_state,
+)
+
+__all__ = [
+    "TrainerConfig", "StepContext", "Trainer", "TrainResult", "Callback", "LossTerm", "resolve_device",
+    "CHECKPOINT_FORMAT",
+]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "onecycle", "plateau")
@@ -101,14 +129,20 @@ def resolve_device(name: str = "auto") -> Any:
     return torch.device(name)
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file, then rename: a kill never leaves a torn checkpoint."""
-    import torch
+LossTerm = Callable[[Any, Mapping[str, Any]], Any]
+"""``(outputs, batch) -> scalar tensor``, added to the default loss (see the module docstring)."""
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+
+class Callback:
+    """Hooks called by :meth:`Trainer.fit`; override either. Set ``trainer.should_stop = True``
+    to end training after the current step or epoch."""
+
+    def on_step_end(self, trainer: Trainer, step: int, logs: Mapping[str, float]) -> None:
+        """After optimiser step ``step`` (1-based, counted over the run); ``logs`` is the step's
+        result (``loss`` and the loss terms)."""
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, row: dict[str, float]) -> None:
+        """After epoch ``epoch`` (1-based) with its metrics in ``row``, which may be extended."""
 
 
 @dataclass
@@ -158,10 +192,13 @@ class Trainer:
     Args:
         model: a ``torch.nn.Module`` with ``input_names`` (and optionally its own steps).
         config: :class:`TrainerConfig`.
-        run_dir: where ``checkpoint_best.pt``, ``checkpoint_last.pt`` and ``metrics.csv`` go
-            (``None``: keep nothing on disk).
-        meta: extra entries stored in every checkpoint (model name and config, representation,
-            normalisation, class names): enough to rebuild the model with nothing else.
+        run_dir: where ``checkpoint_best.{safetensors,json}``, ``checkpoint_last.{safetensors,json}``,
+            ``resume_state.pt`` and ``metrics.csv`` go (``None``: keep nothing on disk).
+        meta: extra entries stored in every checkpoint's JSON (model name and config,
+            representation, normalisation, class names): enough to rebuild the model with nothing else.
+        loss_terms: name -> :data:`LossTerm`, added to the default loss (models with their own
+            ``training_step`` compute their own loss and take none).
+        callbacks: :class:`Callback` objects, called in order.
     """
 
     def __init__(
@@ -170,6 +207,9 @@ class Trainer:
         config: TrainerConfig,
         run_dir: str | os.PathLike | None = None,
         meta: Mapping[str, Any] | None = None,
+        *,
+        loss_terms: Mapping[str, LossTerm] | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         import torch
 
@@ -185,6 +225,13 @@ class Trainer:
         self.use_amp = bool(config.amp and self.device.type == "cuda")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.custom = hasattr(model, "training_step")
+        self.loss_terms = dict(loss_terms or {})
+        if self.loss_terms and self.custom:
+            raise ValueError(f"{type(model).__name__} brings its own training_step; add loss terms there")
+        if "loss" in self.loss_terms:
+            raise ValueError("a loss term cannot be named 'loss' (the total's name)")
+        self.callbacks = list(callbacks)
+        self.should_stop = False
         if hasattr(model, "configure_optimizers"):
             self.optimizers = list(model.configure_optimizers(config))
         else:
@@ -277,6 +324,11 @@ class Trainer:
         with self.autocast():
             out = self.model(*self._inputs(batch))
         loss = self._loss(out, batch)
+        logs = {}
+        for name, term in self.loss_terms.items():
+            extra = term(out, batch)
+            logs[name] = float(extra.detach())
+            loss = loss + extra
         value = float(loss.detach())
         if not math.isfinite(value):
             raise FloatingPointError(
@@ -284,7 +336,7 @@ class Trainer:
                 "or lower the learning rate"
             )
         ctx.step(loss, self.optimizers[0], self.model.parameters())
-        return {"loss": value}
+        return {"loss": value, **logs}
 
     def predict(self, data: Any, batch_size: int | None = None) -> np.ndarray:
         """Model outputs over ``data`` in order: (J, C) logits (or regression outputs)."""
@@ -328,16 +380,11 @@ class Trainer:
         return res
 
     # ------------------------------------------------------------------ state
-    def state(self, epoch: int, step: int, best: float, best_epoch: int, bad_epochs: int,
-              history: list[dict[str, float]]) -> dict[str, Any]:
-        import torch
-
+    def checkpoint_meta(self, epoch: int, step: int, best: float | None, best_epoch: int, bad_epochs: int,
+                        history: list[dict[str, float]]) -> dict[str, Any]:
+        """A checkpoint's JSON metadata: the trainer's progress and config plus ``meta``."""
         return {
-            "format": CHECKPOINT_FORMAT,
-            "model_state": self.model.state_dict(),
-            "optimizer_states": [o.state_dict() for o in self.optimizers],
-            "scheduler_states": [s.state_dict() for s in self.schedulers],
-            "scaler_state": self.scaler.state_dict(),
+            **self.meta,
             "trainer_config": asdict(self.config),
             "epoch": epoch,
             "step": step,
@@ -345,13 +392,38 @@ class Trainer:
             "best_epoch": best_epoch,
             "bad_epochs": bad_epochs,
             "history": history,
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "numpy": np.random.get_state(),
-                "python": random.getstate(),
-            },
-            **self.meta,
         }
+
+    def resume_state(self) -> dict[str, Any]:
+        """Optimiser, scheduler, GradScaler and RNG states (tensors and plain containers)."""
+        return {
+            "optimizer_states": [o.state_dict() for o in self.optimizers],
+            "scheduler_states": [s.state_dict() for s in self.schedulers],
+            "scaler_state": self.scaler.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def _save(self, better: bool, meta: dict[str, Any]) -> None:
+        assert self.run_dir is not None
+        weights = self.model.state_dict()
+        if better:
+            save_checkpoint(self.run_dir / "checkpoint_best", weights, meta)
+        cid = save_checkpoint(self.run_dir / "checkpoint_last", weights, meta)
+        save_resume_state(self.run_dir / RESUME_STATE, self.resume_state(), cid)
+
+    def _resume(self) -> tuple[int, int, float | None, int, int, list[dict[str, float]]]:
+        """Restore ``checkpoint_last`` and the resume state; returns the loop's counters."""
+        assert self.run_dir is not None
+        weights, ck = load_checkpoint(self.run_dir / "checkpoint_last", self.device)
+        rs = load_resume_state(self.run_dir / RESUME_STATE, ck["checkpoint_id"], self.device)
+        self.model.load_state_dict(weights)
+        for o, s in zip(self.optimizers, rs["optimizer_states"], strict=True):
+            o.load_state_dict(s)
+        for sch, s in zip(self.schedulers, rs["scheduler_states"], strict=False):
+            sch.load_state_dict(s)
+        self.scaler.load_state_dict(rs["scaler_state"])
+        set_rng_state(rs["rng"])
+        return ck["epoch"] + 1, ck["step"], ck["best_metric"], ck["best_epoch"], ck["bad_epochs"], ck["history"]
 
     def _write_csv(self, history: list[dict[str, float]]) -> None:
         if self.run_dir is None or not history:
@@ -369,7 +441,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def fit(self, train: Any, val: Any | None = None, *, resume: bool = True) -> TrainResult:
-        """Train; with ``resume`` and a ``checkpoint_last.pt`` in ``run_dir``, continue from it."""
+        """Train; with ``resume`` and a ``checkpoint_last`` in ``run_dir``, continue from it.
+
+        Raises:
+            LegacyCheckpointError: ``run_dir`` holds an old pickled ``checkpoint_last.pt``.
+            CheckpointError: the last checkpoint or its resume state is unreadable or torn.
+        """
         import torch
         from tqdm.auto import tqdm
 
@@ -389,25 +466,13 @@ class Trainer:
         total = steps_per_epoch * c.epochs if c.max_steps is None else min(c.max_steps, steps_per_epoch * c.epochs)
         self._make_schedulers(total)
         start_epoch, step, best, best_epoch, bad, history = 0, 0, None, -1, 0, []
-        last = self.run_dir / "checkpoint_last.pt" if self.run_dir else None
-        if resume and last is not None and last.exists():
-            ck = torch.load(last, map_location=self.device, weights_only=False)
-            self.model.load_state_dict(ck["model_state"])
-            for o, s in zip(self.optimizers, ck["optimizer_states"], strict=True):
-                o.load_state_dict(s)
-            for sch, s in zip(self.schedulers, ck["scheduler_states"], strict=False):
-                sch.load_state_dict(s)
-            self.scaler.load_state_dict(ck["scaler_state"])
-            start_epoch, step = ck["epoch"] + 1, ck["step"]
-            best, best_epoch, bad, history = ck["best_metric"], ck["best_epoch"], ck["bad_epochs"], ck["history"]
-            torch.set_rng_state(ck["rng"]["torch"])
-            np.random.set_state(ck["rng"]["numpy"])
-            random.setstate(ck["rng"]["python"])
+        if resume and self.run_dir is not None and checkpoint_exists(self.run_dir / "checkpoint_last"):
+            start_epoch, step, best, best_epoch, bad, history = self._resume()
         if start_epoch == 0 and step == 0 and hasattr(self.model, "initialise_from"):
             self.model.initialise_from(train)
         writer = _tensorboard(self.run_dir)
         t0 = time.perf_counter()
-        stopped = False
+        stopped = self.should_stop = False
         step_fn = self.model.training_step if self.custom else self._default_step
         for epoch in range(start_epoch, c.epochs):
             if c.max_steps is not None and step >= c.max_steps:
@@ -434,7 +499,9 @@ class Trainer:
                         sch.step()
                 if n_batches % 10 == 0:
                     bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}")
-                if c.max_steps is not None and step >= c.max_steps:
+                for cb in self.callbacks:
+                    cb.on_step_end(self, step, res)
+                if self.should_stop or (c.max_steps is not None and step >= c.max_steps):
                     break
             row: dict[str, float] = {"epoch": epoch + 1, "step": step}
             row.update({f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()})
@@ -442,6 +509,8 @@ class Trainer:
             row["train_seconds"] = time.perf_counter() - te
             if val is not None and len(val):
                 row.update(self.evaluate(val))
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch + 1, row)
             monitor = c.monitor if c.monitor in row else ("val_loss" if "val_loss" in row else "train_loss")
             value = row[monitor]
             if c.schedule == "plateau":
@@ -460,12 +529,9 @@ class Trainer:
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step"))
                 tqdm.write(f"epoch {epoch + 1}: {shown}")
             if self.run_dir is not None:
-                state = self.state(epoch, step, best, best_epoch, bad, history)
-                if better:
-                    atomic_torch_save(state, self.run_dir / "checkpoint_best.pt")
-                atomic_torch_save(state, self.run_dir / "checkpoint_last.pt")
+                self._save(better, self.checkpoint_meta(epoch, step, best, best_epoch, bad, history))
                 self._write_csv(history)
-            if c.patience and bad >= c.patience:
+            if self.should_stop or (c.patience and bad >= c.patience):
                 stopped = True
                 break
         if writer is not None:
@@ -476,8 +542,6 @@ class Trainer:
             stopped_early=stopped, seconds=time.perf_counter() - t0,
         )
 
-
-CHECKPOINT_FORMAT = "colliderlab-checkpoint-1"
 
 
 def classification_auc(logits: np.ndarray, labels: np.ndarray) -> float:

@@ -1,0 +1,345 @@
+"""Checkpoints that cannot run code: weights in safetensors, everything else in JSON.
+
+A checkpoint is named by a *stem* (``RUN/checkpoint_best``, ``OUT/ae``) and is two files::
+
+    STEM.safetensors   the model's state_dict: tensors only (storage shared between entries,
+                       as in tied weights, is cloned apart); its header holds ``format`` and
+                       ``checkpoint_id``
+    STEM.json          ``format``, ``checkpoint_id`` and the metadata: model name and config,
+                       representation, standardizer statistics, class names, task, target,
+                       quantization, trainer config, epoch, step, history ...
+
+The trainer's resume state (optimiser, scheduler, GradScaler and RNG states) is
+``RUN/resume_state.pt``: tensors and plain containers only, read with
+``torch.load(weights_only=True)``; numpy's and Python's RNG states are stored as a tensor and
+lists so that it accepts them. Every file is written atomically (:mod:`colliderlab.atomic`).
+
+``checkpoint_id`` is drawn afresh at every save and written into every file of that save: a run
+killed between two writes leaves files that disagree, which loading reports instead of silently
+mixing two epochs.
+
+Nothing here unpickles, except :func:`convert_legacy`: checkpoints of format
+``colliderlab-checkpoint-1`` were one pickled ``STEM.pt`` each, and unpickling a file can run any
+code it carries. Loading refuses them with :class:`LegacyCheckpointError`, whose message names
+the file and the command that converts it (``colliderlab convert-run RUN``), to be run on files
+the user trusts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from colliderlab.atomic import write_json, write_safetensors, write_torch
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "LEGACY_FORMAT",
+    "RESUME_STATE",
+    "CheckpointError",
+    "LegacyCheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "checkpoint_exists",
+    "load_weights",
+    "save_model",
+    "load_model",
+    "save_resume_state",
+    "load_resume_state",
+    "rng_state",
+    "set_rng_state",
+    "convert_legacy",
+]
+
+CHECKPOINT_FORMAT = "colliderlab-checkpoint-2"
+LEGACY_FORMAT = "colliderlab-checkpoint-1"  # one pickled STEM.pt (refused; convert_legacy reads it)
+RESUME_STATE = "resume_state.pt"
+_SUFFIXES = (".safetensors", ".json", ".pt")
+# entries of a legacy trainer checkpoint that are resume state, not metadata
+_RESUME_KEYS = ("optimizer_states", "scheduler_states", "scaler_state", "rng")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing a file, torn, of another format, or not what it claims."""
+
+
+class LegacyCheckpointError(CheckpointError):
+    """An old pickled checkpoint (``colliderlab-checkpoint-1``): never loaded, only converted."""
+
+
+def _stem(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path.with_suffix("") if path.suffix in _SUFFIXES else path
+
+
+def _files(stem: Path) -> tuple[Path, Path]:
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def legacy_message(path: Path) -> str:
+    """Why an old pickled checkpoint is refused, and the command that converts it."""
+    return (
+        f"{path} is a checkpoint in the old pickled format ({LEGACY_FORMAT}); colliderlab no longer "
+        "loads pickles, because unpickling a file can run any code it carries. If you trust where "
+        f"this run comes from, convert it once with: colliderlab convert-run {path.parent}"
+    )
+
+
+# ------------------------------------------------------------------------------ model checkpoints
+
+
+def _plain_tensors(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """CPU, contiguous tensors with no storage shared between two entries (safetensors' rules):
+    a tied weight is stored twice and tied again by ``load_state_dict``."""
+    import torch
+
+    out, seen = {}, set()
+    for key, value in state_dict.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(
+                f"state_dict entry {key!r} is a {type(value).__name__}, not a tensor; checkpoints hold tensors only"
+            )
+        t = value.detach().cpu().contiguous()
+        ptr = t.untyped_storage().data_ptr()
+        if t.numel() and ptr in seen:
+            t = t.clone()
+        seen.add(ptr)
+        out[key] = t
+    return out
+
+
+def save_checkpoint(stem: str | os.PathLike, state_dict: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+    """Write ``STEM.safetensors`` (``state_dict``) and ``STEM.json`` (``meta``, JSON-serialisable),
+    each atomically. Returns the save's ``checkpoint_id``."""
+    stem = _stem(stem)
+    weights, info = _files(stem)
+    cid = uuid.uuid4().hex
+    write_safetensors(weights, _plain_tensors(state_dict), {"format": CHECKPOINT_FORMAT, "checkpoint_id": cid})
+    write_json(info, {**meta, "format": CHECKPOINT_FORMAT, "checkpoint_id": cid})
+    return cid
+
+
+def checkpoint_exists(stem: str | os.PathLike) -> bool:
+    """Whether a checkpoint ``STEM`` exists (either of its files).
+
+    Raises:
+        LegacyCheckpointError: only the old pickled ``STEM.pt`` is there.
+    """
+    stem = _stem(stem)
+    if any(p.exists() for p in _files(stem)):
+        return True
+    legacy = stem.with_name(stem.name + ".pt")
+    if legacy.exists():
+        raise LegacyCheckpointError(legacy_message(legacy))
+    return False
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} is not a colliderlab checkpoint's JSON metadata ({err})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(meta).__name__}, not a checkpoint's metadata mapping")
+    fmt = meta.get("format")
+    if fmt != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} has checkpoint format {fmt!r} (written by colliderlab "
+            f"{meta.get('colliderlab_version', 'unknown')}); this version reads {CHECKPOINT_FORMAT!r}: "
+            "it is incompatible, retrain with this version"
+        )
+    return meta
+
+
+def load_checkpoint(stem: str | os.PathLike, device: Any = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read checkpoint ``STEM``: ``(state_dict, meta)``, tensors on ``device``.
+
+    Raises:
+        FileNotFoundError: no checkpoint ``STEM``.
+        LegacyCheckpointError: only the old pickled ``STEM.pt`` is there (it is not opened).
+        CheckpointError: a file is missing, unreadable, of another format, or from another save.
+    """
+    from safetensors import safe_open
+
+    stem = _stem(stem)
+    weights, info = _files(stem)
+    if not checkpoint_exists(stem):
+        raise FileNotFoundError(f"no checkpoint {weights.name} / {info.name} in {stem.parent}")
+    missing = [p.name for p in (weights, info) if not p.exists()]
+    if missing:
+        raise CheckpointError(f"checkpoint {stem} is incomplete: {', '.join(missing)} is missing")
+    meta = _read_meta(info)
+    try:
+        with safe_open(str(weights), framework="pt", device=str(device)) as f:
+            header = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open has no iteration)
+    except Exception as err:  # safetensors raises its own error type for a corrupt or foreign file
+        raise CheckpointError(f"{weights} is not a readable safetensors file ({type(err).__name__}: {err})") from None
+    if header.get("checkpoint_id") != meta.get("checkpoint_id"):
+        raise CheckpointError(
+            f"{weights.name} and {info.name} in {stem.parent} come from different saves (a run killed while "
+            "writing them?); use the other checkpoint or retrain"
+        )
+    return state, meta
+
+
+def load_weights(model: Any, stem: str | os.PathLike, device: Any = "cpu") -> dict[str, Any]:
+    """Load checkpoint ``STEM``'s weights into ``model`` (strictly); returns its metadata."""
+    state, meta = load_checkpoint(stem, device)
+    model.load_state_dict(state)
+    return meta
+
+
+def save_model(model: Any, path: str | os.PathLike, meta: Mapping[str, Any] | None = None) -> Path:
+    """A registered model (``model_name`` and ``config``) as a checkpoint; :func:`load_model`
+    rebuilds it. ``path``'s suffix (``.pt``, ``.safetensors``) is replaced. Returns the
+    ``.safetensors`` path."""
+    import dataclasses
+
+    stem = _stem(path)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(stem, model.state_dict(), {
+        **(meta or {}), "model_name": model.model_name, "model_config": dataclasses.asdict(model.config),
+    })
+    return _files(stem)[0]
+
+
+def load_model(path: str | os.PathLike, device: Any = "cpu") -> Any:
+    """Inverse of :func:`save_model`: the model, in eval mode, on ``device``."""
+    from colliderlab.models.registry import model_from_config
+
+    state, meta = load_checkpoint(path, device)
+    model = model_from_config(meta["model_name"], meta["model_config"])
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+# ------------------------------------------------------------------------------ resume state
+
+
+def rng_state() -> dict[str, Any]:
+    """torch, numpy and Python RNG states as tensors and lists (``weights_only`` loads them)."""
+    import torch
+
+    return _plain_rng(torch.get_rng_state(), np.random.get_state(), random.getstate())
+
+
+def _plain_rng(torch_state: Any, numpy_state: Any, python_state: Any) -> dict[str, Any]:
+    import torch
+
+    name, keys, pos, has_gauss, cached = numpy_state
+    version, internal, gauss_next = python_state
+    return {
+        "torch": torch_state,
+        "numpy": {"name": str(name), "keys": torch.from_numpy(np.asarray(keys, np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": [int(version), [int(v) for v in internal], gauss_next],
+    }
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`rng_state`."""
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+
+
+def save_resume_state(path: str | os.PathLike, state: Mapping[str, Any], checkpoint_id: str) -> Path:
+    """Write the resume state of the checkpoint saved as ``checkpoint_id`` (tensors and plain
+    containers only), atomically."""
+    return write_torch(path, {**state, "format": CHECKPOINT_FORMAT, "checkpoint_id": checkpoint_id})
+
+
+def load_resume_state(path: str | os.PathLike, checkpoint_id: str, device: Any = "cpu") -> dict[str, Any]:
+    """Read a resume state with ``torch.load(weights_only=True)``: tensors and plain containers,
+    never arbitrary objects.
+
+    Raises:
+        CheckpointError: the file holds anything else, or belongs to another save than ``checkpoint_id``.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path} is missing: the run cannot be resumed (delete checkpoint_last.* to restart it)")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # the restricted unpickler refuses anything but tensors and containers
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path} is not a resume state colliderlab reads: it holds objects other than tensors and "
+            f"plain containers, which are never unpickled ({first}); delete it and checkpoint_last.* to "
+            "restart the run"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} resume state")
+    if state.get("checkpoint_id") != checkpoint_id:
+        raise CheckpointError(
+            f"{path} belongs to another save than checkpoint_last (a run killed while writing them?); "
+            "delete both to restart the run"
+        )
+    return state
+
+
+# ------------------------------------------------------------------------------ conversion
+
+
+def convert_legacy(run_dir: str | os.PathLike, *, keep: bool = False) -> list[Path]:
+    """Convert the old pickled checkpoints (``*.pt``) of ``run_dir`` to the current format.
+
+    **This trusts the files**: it unpickles them (full ``torch.load``, not ``weights_only``), which runs
+    any code they carry. Use it only on runs whose origin you trust. Trainer checkpoints
+    (``checkpoint_best.pt``, ``checkpoint_last.pt``, with their resume state) and single-model
+    files (``{"model", "config", "state"}``, e.g. anomaly scorers) are converted; the ``.pt``
+    files are removed afterwards unless ``keep``.
+
+    Returns:
+        The ``.json`` files written.
+    """
+    import torch
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} is not a directory")
+    legacy = sorted(p for p in run_dir.glob("*.pt") if p.name != RESUME_STATE)
+    if not legacy:
+        raise FileNotFoundError(f"{run_dir} has no old-format checkpoint (*.pt) to convert")
+    written = []
+    for pt in legacy:
+        ck = torch.load(pt, map_location="cpu", weights_only=False)  # trusted by the user: see the docstring
+        if not isinstance(ck, dict):
+            raise CheckpointError(f"{pt} holds a {type(ck).__name__}, not a colliderlab checkpoint")
+        stem = pt.with_suffix("")
+        if "model_state" in ck:
+            if ck.get("format") != LEGACY_FORMAT:
+                raise CheckpointError(f"{pt} has format {ck.get('format')!r}, not {LEGACY_FORMAT!r}; retrain it")
+            meta = {k: v for k, v in ck.items() if k not in (*_RESUME_KEYS, "model_state", "format")}
+            cid = save_checkpoint(stem, ck["model_state"], meta)
+            if pt.name == "checkpoint_last.pt" and "optimizer_states" in ck:
+                rng = ck["rng"]
+                save_resume_state(run_dir / RESUME_STATE, {
+                    "optimizer_states": ck["optimizer_states"], "scheduler_states": ck["scheduler_states"],
+                    "scaler_state": ck["scaler_state"],
+                    "rng": _plain_rng(rng["torch"], rng["numpy"], rng["python"]),
+                }, cid)
+        elif {"model", "config", "state"} <= set(ck):
+            save_checkpoint(stem, ck["state"], {"model_name": ck["model"], "model_config": ck["config"]})
+        else:
+            raise CheckpointError(f"{pt} is not a colliderlab checkpoint (keys {sorted(map(str, ck))})")
+        written.append(_files(stem)[1])
+    if not keep:
+        for pt in legacy:
+            pt.unlink()
+    return written
