@@ -42,8 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.data.errors import DataFormatError
-from colliderlab.data.h5 import AtomicH5Writer, open_hdf5
+from colliderlab.data.errors import DataFormatError, reading
+from colliderlab.data.formats._common import open_hdf5
+from colliderlab.data.h5 import AtomicH5Writer
 from colliderlab.physics.calo import (
     PDG_IDS,
     CaloGeometry,
@@ -97,6 +98,7 @@ def _create_datasets(f, n: int | None, n_cells: int, n_layers: int, chunk_rows: 
             chunks=(max(1, min(chunk_rows, n or chunk_rows)), *tail),
             compression="gzip",
             shuffle=True,
+            fletcher32=True,  # a flipped bit is caught on read
         )
 
 
@@ -240,7 +242,7 @@ def read_calochallenge(
     (``CaloShowers.layer`` then raises). Raises :class:`DataFormatError` for missing datasets,
     wrong shapes (named, with the expected shape) and NaN/inf values (located).
     """
-    with open_hdf5(path) as f:
+    with open_hdf5(path) as f, reading(path):
         _require(
             f,
             path,
@@ -317,7 +319,7 @@ def read_calogan(
         pid = PDG_IDS[name] if name else 0
     else:
         pid = particle_id(particle)
-    with open_hdf5(path) as f:
+    with open_hdf5(path) as f, reading(path):
         expected = {f"layer_{k}": f"(N, {r}, {c}) MeV" for k, (r, c) in enumerate(CALOGAN_LAYERS)}
         expected["energy"] = "(N, 1) GeV"
         _require(f, path, expected, "CaloGAN")
