@@ -42,6 +42,20 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+_LIBRARIES = ("h5py", "uproot", "awkward", "numpy")
+
+
+def _raised_by_library(exc: BaseException) -> bool:
+    """Whether ``exc`` (a RuntimeError or NotImplementedError) was raised inside h5py, uproot,
+    awkward or numpy: h5py reports some HDF5 failures as RuntimeError, uproot an unknown
+    compression as NotImplementedError. Raised anywhere else, they are programming errors."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename if tb is not None else ""
+    return any(f"{lib}/" in filename or f"{lib}\\" in filename for lib in _LIBRARIES)
+
+
 @contextmanager
 def reading(path: object, extra: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Context manager of a read: a :data:`READ_ERRORS` exception (or one of ``extra``) raised
@@ -52,6 +66,10 @@ def reading(path: object, extra: tuple[type[BaseException], ...] = ()) -> Iterat
         yield
     except DataFormatError:
         raise
+    except (RuntimeError, NotImplementedError) as exc:
+        if not _raised_by_library(exc):
+            raise
+        raise DataFormatError(path, f"cannot read ({type(exc).__name__}: {str(exc).strip()})") from exc
     except (*READ_ERRORS, *extra) as exc:
         detail = str(exc).strip() or "no detail"
         raise DataFormatError(path, f"cannot read ({type(exc).__name__}: {detail})") from exc

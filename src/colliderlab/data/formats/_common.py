@@ -115,5 +115,5 @@ def open_hdf5(path: PathLike) -> Any:
         raise FileNotFoundError(f"{path}: no such file")
     try:
         return h5py.File(path, "r")
-    except OSError as e:
+    except (OSError, RuntimeError) as e:  # h5py reports some damaged headers as RuntimeError
         raise DataFormatError(path, f"not a readable HDF5 file (truncated or corrupt?): {e}") from None

@@ -69,11 +69,11 @@ class _JetClassFile:
             )
         except Exception as exc:  # uproot raises many types for damaged baskets
             raise DataFormatError(self.path, f"cannot read entries {start}:{stop}: {exc}") from exc
-        return _jetclass_batch(arrays, self.label_branches, n_particles)
+        return _jetclass_batch(self.path, arrays, self.label_branches, n_particles)
 
 
 def _jetclass_batch(
-    arrays: dict[str, Any], label_branches: list[str], n_particles: int
+    path: Path, arrays: dict[str, Any], label_branches: list[str], n_particles: int
 ) -> JetBatch:
     """Jagged JetClass branches (awkward) -> JetBatch with P = ``n_particles`` slots."""
     ak = import_optional("awkward")
@@ -111,8 +111,20 @@ def _jetclass_batch(
     batch.jet_p4[:, 2] = pt * np.sin(phi)
     batch.jet_p4[:, 3] = pt * np.sinh(eta)
     onehot = np.stack([ak.to_numpy(arrays[b]).astype(np.float64) for b in label_branches], axis=1)
-    batch.label[...] = np.argmax(onehot, axis=1) if n else 0
+    batch.label[...] = _onehot_labels(path, onehot, label_names)
     return batch
+
+
+def _onehot_labels(path: Path, onehot: np.ndarray, label_names: tuple[str, ...]) -> np.ndarray:
+    """Class indices of one-hot rows (N, C); a row that is not exactly one-hot names no class in
+    ``label_names`` and is an error."""
+    ok = ((onehot == 0) | (onehot == 1)).all(axis=1) & (onehot.sum(axis=1) == 1)
+    if not ok.all():
+        row = int(np.flatnonzero(~ok)[0])
+        values = dict(zip((f"label_{c}" for c in label_names), onehot[row].tolist(), strict=True))
+        raise DataFormatError(path, f"entry {row} has label branches {values}, which name no single class "
+                                    f"({int((~ok).sum())} such entries); valid labels: {', '.join(label_names)}")
+    return np.argmax(onehot, axis=1)
 
 
 def _find_tree(path: Path, root_file: Any) -> Any:
@@ -176,8 +188,8 @@ def read_jetclass(
     Constituents from ``part_energy/px/py/pz`` re-sorted by pT and padded/clipped to P (default
     128, the ParT input size), charge from ``part_charge``, pid from the ``part_is*`` flags,
     d0/dz from ``part_d0val``/``part_dzval`` in mm (Delphes track units, stored unchanged), jet_p4
-    from ``jet_pt/eta/phi/energy``, label = argmax of the one-hot ``label_*`` branches (0 for an
-    all-zero row) with ``label_names`` the branch suffixes (the known JetClass classes first, in
+    from ``jet_pt/eta/phi/energy``, label = the one-hot ``label_*`` branch set to 1 (a row with none
+    or several set is a DataFormatError) with ``label_names`` the branch suffixes (the known JetClass classes first, in
     dataset order, then any others alphabetically). Missing optional branches (charge, flags,
     impact parameters) leave zeros. Truth fields are 0 (the ``aux_*`` branches are not read).
     """
