@@ -30,7 +30,7 @@ import numpy as np
 
 from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
 from colliderlab.data.errors import DataFormatError, reading
-from colliderlab.data.formats._common import check_lengths, open_hdf5
+from colliderlab.data.formats._common import attr_numbers, attr_str, check_lengths, open_hdf5
 from colliderlab.physics.dijet import DIJET_KINDS, DijetConfig, dijet_chunk, dijet_features
 
 __all__ = ["FORMAT", "generate_dijets", "read_dijets"]
@@ -126,7 +126,9 @@ def read_dijets(path: str | os.PathLike) -> dict[str, Any]:
             raise DataFormatError(path, f"missing datasets {missing}")
         out: dict[str, Any] = {"jet_p4": f["jet_p4"][:], "tau": f["tau"][:]}
         _check_shapes(path, out)
-        out["attrs"] = {"kind": str(f.attrs["kind"]), "config": json.loads(f.attrs["config"]),
-                        "n_generated": int(f.attrs["n_generated"]), "seconds": list(f.attrs["seconds"])}
+        a = f.attrs
+        out["attrs"] = {"kind": attr_str(path, a, "kind"), "config": json.loads(attr_str(path, a, "config")),
+                        "n_generated": int(attr_numbers(path, a, "n_generated")),
+                        "seconds": attr_numbers(path, a, "seconds").tolist()}
     out.update(dijet_features(out["jet_p4"], out["tau"]))
     return out

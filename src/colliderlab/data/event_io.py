@@ -43,7 +43,13 @@ import numpy as np
 
 from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
 from colliderlab.data.errors import DataFormatError, reading
-from colliderlab.data.formats._common import check_lengths, open_hdf5
+from colliderlab.data.formats._common import (
+    attr_numbers,
+    attr_str,
+    attr_strings,
+    check_lengths,
+    open_hdf5,
+)
 from colliderlab.physics.sm_events import (
     FEATURE_NAMES,
     JET_FIELDS,
@@ -223,17 +229,15 @@ def read_events(path: str | os.PathLike) -> dict[str, Any]:
         out: dict[str, Any] = {k: f[k][:] for k in _ARRAY_KEYS}
         _check_arrays(path, out)
         a = f.attrs
-        out["feature_names"] = tuple(str(s) for s in a["feature_names"])
-        out["lepton_fields"] = tuple(str(s) for s in a["lepton_fields"])
-        out["jet_fields"] = tuple(str(s) for s in a["jet_fields"])
-        out["process"] = str(a["process"])
-        out["config"] = json.loads(a["config"])
-        out["n_generated"] = int(a["n_generated"])
-        out["n_filtered"] = int(a["n_filtered"])
-        out["sigma_gen_pb"] = float(a["sigma_gen_pb"])
-        out["filter_efficiency"] = float(a["filter_efficiency"])
-        out["trigger_efficiency"] = float(a["trigger_efficiency"])
-        out["seconds"] = tuple(float(x) for x in a["seconds"])
+        for k in ("feature_names", "lepton_fields", "jet_fields"):
+            out[k] = attr_strings(path, a, k)
+        out["process"] = attr_str(path, a, "process")
+        out["config"] = json.loads(attr_str(path, a, "config"))
+        for k in ("n_generated", "n_filtered"):
+            out[k] = int(attr_numbers(path, a, k))
+        for k in ("sigma_gen_pb", "filter_efficiency", "trigger_efficiency"):
+            out[k] = float(attr_numbers(path, a, k))
+        out["seconds"] = tuple(attr_numbers(path, a, "seconds").tolist())
         if out["features"].shape[1:] != (len(out["feature_names"]),):
             raise DataFormatError(path, f"'features' has shape {out['features'].shape}, expected "
                                         f"(N, {len(out['feature_names'])}) for its feature_names")

@@ -117,3 +117,28 @@ def open_hdf5(path: PathLike) -> Any:
         return h5py.File(path, "r")
     except (OSError, RuntimeError) as e:  # h5py reports some damaged headers as RuntimeError
         raise DataFormatError(path, f"not a readable HDF5 file (truncated or corrupt?): {e}") from None
+
+
+def attr_str(path: PathLike, attrs: Any, name: str) -> str:
+    """A string attribute (h5py reads our variable-length strings as str); anything else is an
+    error naming the attribute."""
+    value = attrs[name]
+    if not isinstance(value, str):
+        raise DataFormatError(path, f"attribute {name!r} is {type(value).__name__}, expected a string")
+    return value
+
+
+def attr_strings(path: PathLike, attrs: Any, name: str) -> tuple[str, ...]:
+    """A 1-D array-of-strings attribute as a tuple of str."""
+    value = attrs[name]
+    if not (isinstance(value, np.ndarray) and value.ndim == 1 and all(isinstance(s, str) for s in value)):
+        raise DataFormatError(path, f"attribute {name!r} is not a list of strings")
+    return tuple(value)
+
+
+def attr_numbers(path: PathLike, attrs: Any, name: str) -> np.ndarray:
+    """A numeric attribute (scalar or array) as a float64 array."""
+    value = np.asarray(attrs[name])
+    if value.dtype.kind not in "biuf":
+        raise DataFormatError(path, f"attribute {name!r} is {value.dtype}, expected numbers")
+    return value.astype(np.float64)
