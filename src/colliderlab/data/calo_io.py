@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from colliderlab.data.errors import DataFormatError, reading
-from colliderlab.data.formats._common import open_hdf5
+from colliderlab.data.formats._common import dataset, open_hdf5
 from colliderlab.data.h5 import AtomicH5Writer
 from colliderlab.physics.calo import (
     PDG_IDS,
@@ -194,6 +194,9 @@ def write_calochallenge(
 
 def _require(f, path, expected: dict[str, str], kind: str) -> None:
     missing = [k for k in expected if k not in f]
+    for k in expected:
+        if k in f:
+            dataset(path, f, k)  # a group or named datatype where a dataset belongs
     if missing:
         layout = ", ".join(f"{k!r} {v}" for k, v in expected.items())
         raise DataFormatError(
@@ -294,7 +297,7 @@ def read_calochallenge(
 def _optional(f, path, name: str, shape: tuple, a: int, b: int, dtype, fill) -> np.ndarray:
     if name not in f:
         return np.full((b - a, *shape[1:]), fill, dtype)
-    if f[name].shape != shape:
+    if dataset(path, f, name).shape != shape:
         raise DataFormatError(path, f"{name!r} has shape {f[name].shape}, expected {shape}")
     out = _read(f[name], path, a, b).astype(dtype)
     _check_finite(path, name, out, a)

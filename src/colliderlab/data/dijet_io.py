@@ -96,7 +96,7 @@ def _write(path: Path, arrays: dict[str, np.ndarray], kind: str, config: DijetCo
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
             for k, v in arrays.items():
                 f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
             f.attrs.update({"format": FORMAT, "kind": kind, "config": json.dumps(asdict(config)),

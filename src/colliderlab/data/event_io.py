@@ -185,7 +185,7 @@ def _write(path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> 
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
             for k, v in arrays.items():
                 f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
             f.attrs.update(attrs)

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from colliderlab.data.errors import DataFormatError, reading
-from colliderlab.data.formats._common import check_labels, check_lengths, open_hdf5
+from colliderlab.data.formats._common import check_labels, check_lengths, dataset, open_hdf5
 from colliderlab.jets import JetBatch
 
 __all__ = [
@@ -103,7 +103,7 @@ class AtomicH5Writer:
         import h5py
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self._tmp, "w")
+        self._file = h5py.File(self._tmp, "w", libver=("v110", "latest"))
         self._create(self._file)
         return self
 
@@ -191,7 +191,8 @@ class H5Writer(AtomicH5Writer):
         out = {
             "format": FORMAT,
             "schema_version": SCHEMA_VERSION,
-            "label_names": json.dumps(list(self.label_names)),
+            # fixed-length, so that it lives in the checksummed object header
+            "label_names": np.bytes_(json.dumps(list(self.label_names)).encode()),
             "n_jets": self.n_jets,
             "n_particles": self.n_particles,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -240,7 +241,7 @@ def _check_schema(path: Path, f: Any) -> None:
     if missing:
         raise DataFormatError(path, f"missing dataset(s) {missing}; a colliderlab file has {list(_FIELDS)}")
     for k in _FIELDS:
-        dtype, want = f[k].dtype, np.dtype(_DTYPES[k])
+        dtype, want = dataset(path, f, k).dtype, np.dtype(_DTYPES[k])
         if (dtype.kind, dtype.itemsize) != (want.kind, want.itemsize) or f[k].ndim == 0:
             raise DataFormatError(path, f"dataset {k!r} is {dtype} with shape {f[k].shape}, expected {want}")
     check_lengths(path, {k: f[k].shape[0] for k in _FIELDS}, "datasets")

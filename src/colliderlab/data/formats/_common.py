@@ -83,7 +83,7 @@ def check_labels(path: PathLike, label: np.ndarray, label_names: Sequence[str], 
         choices = ", ".join(f"{i} ({name})" for i, name in enumerate(label_names))
         raise DataFormatError(
             path,
-            f"{what} holds {raw.reshape(-1)[row]!r} at row {row} ({int((~valid).sum())} bad value(s)); "
+            f"{what} holds {raw.reshape(-1)[row].item()!r} at row {row} ({int((~valid).sum())} bad value(s)); "
             f"valid labels: {choices}",
         )
     return as_int
@@ -142,3 +142,15 @@ def attr_numbers(path: PathLike, attrs: Any, name: str) -> np.ndarray:
     if value.dtype.kind not in "biuf":
         raise DataFormatError(path, f"attribute {name!r} is {value.dtype}, expected numbers")
     return value.astype(np.float64)
+
+
+def dataset(path: PathLike, group: Any, name: str) -> Any:
+    """``group[name]`` if it is an HDF5 dataset; a DataFormatError naming it otherwise (missing, or a
+    group or named datatype where a dataset belongs)."""
+    import h5py
+
+    obj = group.get(name)
+    if not isinstance(obj, h5py.Dataset):
+        what = "missing" if obj is None else f"a {type(obj).__name__}, not a dataset"
+        raise DataFormatError(path, f"{name!r} in {group.name!r} is {what}")
+    return obj

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from colliderlab.data.errors import DataFormatError
-from colliderlab.data.formats._common import check_lengths
+from colliderlab.data.formats._common import check_lengths, dataset
 
 __all__ = ["PandasFrame", "is_pandas_group", "open_frame", "pandas_keys"]
 
@@ -149,11 +149,12 @@ class PandasFrame:
         missing = [k for k in need if k not in group]
         if missing:
             raise DataFormatError(self.path, f"pandas frame {self.name!r} is missing {missing}")
-        n_rows = group["axis1"].shape[0] if "value_shape" not in group["axis1"].attrs else 0
+        axis1 = dataset(self.path, group, "axis1")
+        n_rows = axis1.shape[0] if "value_shape" not in axis1.attrs else 0
         blocks, lengths = [], {"axis1": n_rows}
         for i in range(int(group.attrs["nblocks"])):
-            values = group[f"block{i}_values"]
-            items = [_text(s) for s in group[f"block{i}_items"][()]]
+            values = dataset(self.path, group, f"block{i}_values")
+            items = [_text(s) for s in dataset(self.path, group, f"block{i}_items")[()]]
             if "value_shape" in values.attrs or "value_shape" in group[f"block{i}_items"].attrs:
                 continue  # an empty block (no rows or no columns)
             if values.ndim != 2 or values.shape[1] != len(items):
@@ -167,7 +168,7 @@ class PandasFrame:
     def _table(self, group: Any) -> tuple[list[_Block], int]:
         if "table" not in group:
             raise DataFormatError(self.path, f"pandas table {self.name!r} has no 'table' dataset")
-        table = group["table"]
+        table = dataset(self.path, group, "table")
         names = table.dtype.names or ()
         blocks = []
         for field in names:
