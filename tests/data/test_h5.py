@@ -99,3 +99,33 @@ def test_jetbatch_checks_shapes():
     assert b.truncate(3).p4.shape == (4, 3, 4) and b.truncate(8).mask.shape == (4, 8)
     both = JetBatch.concatenate([b, b.truncate(3)])
     assert len(both) == 8 and both.n_particles == 5
+
+
+def test_arrays_of_different_lengths_are_named(tmp_path):
+    path = write_h5(tmp_path / "short_mask.h5", _batch(n=10))
+    with h5py.File(path, "r+") as f:
+        mask = f["mask"][:6]
+        del f["mask"]
+        f["mask"] = mask
+    with pytest.raises(DataFormatError, match=r"short_mask.h5.*'p4' 10, 'mask' 6"):
+        read_h5(path)
+
+
+def test_label_outside_label_names_is_named(tmp_path):
+    b = _batch(n=10)
+    b.label[3] = 2
+    path = write_h5(tmp_path / "bad_label.h5", b)
+    with pytest.raises(DataFormatError, match=r"bad_label.h5.*holds 2 at row 3.*0 \(qcd\), 1 \(top\)"):
+        read_h5(path)
+
+
+def test_flipped_bit_in_the_data_is_caught(tmp_path):
+    path = write_h5(tmp_path / "flip.h5", _batch(n=200))
+    with h5py.File(path) as f:
+        assert all(f[k].fletcher32 for k in f)
+        offset = f["p4"].id.get_chunk_info(0).byte_offset
+    raw = bytearray(path.read_bytes())
+    raw[offset + 40] ^= 0x10
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataFormatError, match="flip.h5"):
+        read_h5(path)

@@ -504,3 +504,25 @@ def test_colliderlab_format_is_delegated(tmp_path: Path, monkeypatch):
     assert [len(b) for b in iter_jets(path, chunk_size=2, n_particles=4)] == [2]
     assert count_jets(path) == 5
     assert calls == [("read", 1, 3), ("read", 0, None), ("iter", 2)]
+
+
+def test_labels_outside_the_classes_are_named(tmp_path: Path):
+    df, _, _ = _toptag_frame(n=6)
+    df.loc[4, "is_signal_new"] = 7
+    path = tmp_path / "label7.h5"
+    df.to_hdf(path, key="table")
+    with pytest.raises(DataFormatError, match=r"label7.h5.*holds 7.* at row 4.*0 \(qcd\), 1 \(top\)"):
+        read_jets(path)
+    x, y = _qg_arrays(n=4)
+    y[2] = 3.0
+    qg = tmp_path / "qg3.npz"
+    np.savez(qg, X=x, y=y)
+    with pytest.raises(DataFormatError, match=r"qg3.npz.*'y' holds 3.0 at row 2.*1 \(quark\)"):
+        read_jets(qg)
+
+
+def test_format_by_name(toptag_file):
+    path = toptag_file[0]
+    assert count_jets(path, format="toptag") == count_jets(path)
+    with pytest.raises(ValueError, match="unknown jet format 'parquet'; valid formats: colliderlab, toptag"):
+        read_jets(path, format="parquet")

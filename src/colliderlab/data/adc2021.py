@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.data.errors import DataFormatError
+from colliderlab.data.errors import DataFormatError, reading
 
 __all__ = ["CLASS_NAMES", "INPUT_NAMES", "N_SLOTS", "SLOTS", "is_adc_file", "particle_inputs", "read_adc2021",
            "to_particles", "write_adc2021"]
@@ -99,7 +99,7 @@ def write_adc2021(path: str | os.PathLike, particles: np.ndarray) -> Path:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with h5py.File(tmp, "w") as f:
-            f.create_dataset("Particles", data=p.astype(np.float64), compression="gzip")
+            f.create_dataset("Particles", data=p.astype(np.float64), compression="gzip", fletcher32=True)
             f.create_dataset("Particles_Names", data=np.array([s.encode() for s in _NAMES]))
             f.create_dataset("Particles_Classes", data=np.array([s.encode() for s in CLASS_NAMES]))
         os.replace(tmp, path)
@@ -132,9 +132,11 @@ def read_adc2021(path: str | os.PathLike, max_events: int | None = None, start: 
     try:
         f = h5py.File(path, "r")
     except OSError as err:
+        if not Path(path).exists():
+            raise
         raise DataFormatError(path, f"cannot open as HDF5 ({err})") from None
-    with f:
-        if "Particles" not in f:
+    with f, reading(path):
+        if not isinstance(f.get("Particles"), h5py.Dataset):
             raise DataFormatError(path, f"no 'Particles' dataset (has {sorted(f.keys())}); not an ADC2021 file")
         ds = f["Particles"]
         if ds.ndim != 3 or ds.shape[1:] != (N_SLOTS, 4):

@@ -42,8 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.data.errors import DataFormatError
-from colliderlab.data.h5 import AtomicH5Writer, open_hdf5
+from colliderlab.data.errors import DataFormatError, reading
+from colliderlab.data.formats._common import dataset, open_hdf5
+from colliderlab.data.h5 import AtomicH5Writer
 from colliderlab.physics.calo import (
     PDG_IDS,
     CaloGeometry,
@@ -97,6 +98,7 @@ def _create_datasets(f, n: int | None, n_cells: int, n_layers: int, chunk_rows: 
             chunks=(max(1, min(chunk_rows, n or chunk_rows)), *tail),
             compression="gzip",
             shuffle=True,
+            fletcher32=True,  # a flipped bit is caught on read
         )
 
 
@@ -192,6 +194,9 @@ def write_calochallenge(
 
 def _require(f, path, expected: dict[str, str], kind: str) -> None:
     missing = [k for k in expected if k not in f]
+    for k in expected:
+        if k in f:
+            dataset(path, f, k)  # a group or named datatype where a dataset belongs
     if missing:
         layout = ", ".join(f"{k!r} {v}" for k, v in expected.items())
         raise DataFormatError(
@@ -240,7 +245,7 @@ def read_calochallenge(
     (``CaloShowers.layer`` then raises). Raises :class:`DataFormatError` for missing datasets,
     wrong shapes (named, with the expected shape) and NaN/inf values (located).
     """
-    with open_hdf5(path) as f:
+    with open_hdf5(path) as f, reading(path):
         _require(
             f,
             path,
@@ -292,7 +297,7 @@ def read_calochallenge(
 def _optional(f, path, name: str, shape: tuple, a: int, b: int, dtype, fill) -> np.ndarray:
     if name not in f:
         return np.full((b - a, *shape[1:]), fill, dtype)
-    if f[name].shape != shape:
+    if dataset(path, f, name).shape != shape:
         raise DataFormatError(path, f"{name!r} has shape {f[name].shape}, expected {shape}")
     out = _read(f[name], path, a, b).astype(dtype)
     _check_finite(path, name, out, a)
@@ -317,7 +322,7 @@ def read_calogan(
         pid = PDG_IDS[name] if name else 0
     else:
         pid = particle_id(particle)
-    with open_hdf5(path) as f:
+    with open_hdf5(path) as f, reading(path):
         expected = {f"layer_{k}": f"(N, {r}, {c}) MeV" for k, (r, c) in enumerate(CALOGAN_LAYERS)}
         expected["energy"] = "(N, 1) GeV"
         _require(f, path, expected, "CaloGAN")

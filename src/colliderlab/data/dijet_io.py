@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
-from colliderlab.data.errors import DataFormatError
+from colliderlab.data.errors import DataFormatError, reading
+from colliderlab.data.formats._common import attr_numbers, attr_str, check_lengths, open_hdf5
 from colliderlab.physics.dijet import DIJET_KINDS, DijetConfig, dijet_chunk, dijet_features
 
 __all__ = ["FORMAT", "generate_dijets", "read_dijets"]
@@ -95,9 +96,9 @@ def _write(path: Path, arrays: dict[str, np.ndarray], kind: str, config: DijetCo
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
             for k, v in arrays.items():
-                f.create_dataset(k, data=v, compression="gzip")
+                f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
             f.attrs.update({"format": FORMAT, "kind": kind, "config": json.dumps(asdict(config)),
                             "n_generated": int(n_generated), "seconds": seconds.tolist()})
         os.replace(tmp, path)
@@ -105,16 +106,29 @@ def _write(path: Path, arrays: dict[str, np.ndarray], kind: str, config: DijetCo
         tmp.unlink(missing_ok=True)
 
 
+def _check_shapes(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    expected = {"jet_p4": (2, 4), "tau": (2, 3)}
+    for k, tail in expected.items():
+        a = arrays[k]
+        if a.ndim != 3 or a.shape[1:] != tail or a.dtype != np.float64:
+            raise DataFormatError(path, f"dataset {k!r} is {a.dtype} {a.shape}, expected float64 (N, {tail[0]}, {tail[1]})")
+    check_lengths(path, {k: len(arrays[k]) for k in expected}, "datasets")
+
+
 def read_dijets(path: str | os.PathLike) -> dict[str, Any]:
     """A file of :func:`generate_dijets`: ``jet_p4``, ``tau``, the search features (``mjj``,
     ``mj1``, ``delta_mj``, ``tau21_j1``, ``tau21_j2``; each (N,)) and ``attrs``."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f, reading(path):
         if f.attrs.get("format") != FORMAT:
             raise DataFormatError(path, f"not a {FORMAT} file (format attribute {f.attrs.get('format')!r})")
+        missing = [k for k in ("jet_p4", "tau") if k not in f]
+        if missing:
+            raise DataFormatError(path, f"missing datasets {missing}")
         out: dict[str, Any] = {"jet_p4": f["jet_p4"][:], "tau": f["tau"][:]}
-        out["attrs"] = {"kind": str(f.attrs["kind"]), "config": json.loads(f.attrs["config"]),
-                        "n_generated": int(f.attrs["n_generated"]), "seconds": list(f.attrs["seconds"])}
+        _check_shapes(path, out)
+        a = f.attrs
+        out["attrs"] = {"kind": attr_str(path, a, "kind"), "config": json.loads(attr_str(path, a, "config")),
+                        "n_generated": int(attr_numbers(path, a, "n_generated")),
+                        "seconds": attr_numbers(path, a, "seconds").tolist()}
     out.update(dijet_features(out["jet_p4"], out["tau"]))
     return out

@@ -42,7 +42,14 @@ from typing import Any
 import numpy as np
 
 from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
-from colliderlab.data.errors import DataFormatError
+from colliderlab.data.errors import DataFormatError, reading
+from colliderlab.data.formats._common import (
+    attr_numbers,
+    attr_str,
+    attr_strings,
+    check_lengths,
+    open_hdf5,
+)
 from colliderlab.physics.sm_events import (
     FEATURE_NAMES,
     JET_FIELDS,
@@ -178,13 +185,23 @@ def _write(path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> 
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
             for k, v in arrays.items():
-                f.create_dataset(k, data=v, compression="gzip")
+                f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
             f.attrs.update(attrs)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Dtypes (float32) and ranks as written, and one number of events for all arrays."""
+    for k in _ARRAY_KEYS:
+        a = arrays[k]
+        if a.dtype != np.float32 or a.ndim != (2 if k in ("features", "met") else 3):
+            raise DataFormatError(path, f"dataset {k!r} is {a.dtype} with shape {a.shape}, expected float32 "
+                                        "of the documented rank")
+    check_lengths(path, {k: len(arrays[k]) for k in _ARRAY_KEYS}, "datasets")
 
 
 def read_events(path: str | os.PathLike) -> dict[str, Any]:
@@ -201,13 +218,7 @@ def read_events(path: str | os.PathLike) -> dict[str, Any]:
     Raises:
         DataFormatError: not a ``colliderlab-events`` file, or one missing a dataset.
     """
-    import h5py
-
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise DataFormatError(path, f"cannot open as HDF5 ({err})") from None
-    with f:
+    with open_hdf5(path) as f, reading(path):
         if f.attrs.get("format") != FORMAT:
             raise DataFormatError(
                 path, f"not a {FORMAT} file (format attribute {f.attrs.get('format')!r})"
@@ -216,18 +227,20 @@ def read_events(path: str | os.PathLike) -> dict[str, Any]:
         if missing:
             raise DataFormatError(path, f"missing datasets {missing}")
         out: dict[str, Any] = {k: f[k][:] for k in _ARRAY_KEYS}
+        _check_arrays(path, out)
         a = f.attrs
-        out["feature_names"] = tuple(str(s) for s in a["feature_names"])
-        out["lepton_fields"] = tuple(str(s) for s in a["lepton_fields"])
-        out["jet_fields"] = tuple(str(s) for s in a["jet_fields"])
-        out["process"] = str(a["process"])
-        out["config"] = json.loads(a["config"])
-        out["n_generated"] = int(a["n_generated"])
-        out["n_filtered"] = int(a["n_filtered"])
-        out["sigma_gen_pb"] = float(a["sigma_gen_pb"])
-        out["filter_efficiency"] = float(a["filter_efficiency"])
-        out["trigger_efficiency"] = float(a["trigger_efficiency"])
-        out["seconds"] = tuple(float(x) for x in a["seconds"])
+        for k in ("feature_names", "lepton_fields", "jet_fields"):
+            out[k] = attr_strings(path, a, k)
+        out["process"] = attr_str(path, a, "process")
+        out["config"] = json.loads(attr_str(path, a, "config"))
+        for k in ("n_generated", "n_filtered"):
+            out[k] = int(attr_numbers(path, a, k))
+        for k in ("sigma_gen_pb", "filter_efficiency", "trigger_efficiency"):
+            out[k] = float(attr_numbers(path, a, k))
+        out["seconds"] = tuple(attr_numbers(path, a, "seconds").tolist())
+        if out["features"].shape[1:] != (len(out["feature_names"]),):
+            raise DataFormatError(path, f"'features' has shape {out['features'].shape}, expected "
+                                        f"(N, {len(out['feature_names'])}) for its feature_names")
     out["features"] = out["features"].astype(np.float32)
     out["sigma_pb"] = out["sigma_gen_pb"] * out["filter_efficiency"]
     return out

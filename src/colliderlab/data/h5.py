@@ -22,7 +22,8 @@ Root attributes: ``format``, ``schema_version``, ``label_names`` (JSON list), ``
 process recipes, detector card, seed and package versions). Angles are radians; Delta R in
 colliderlab uses the rapidity, as FastJet does.
 
-Datasets are chunked along N and gzip-compressed. Files are written to a temporary name in
+Datasets are chunked along N, gzip-compressed and fletcher32-checksummed (a flipped bit fails
+the read). Files are written to a temporary name in
 the same directory and renamed at the end, so a killed run never leaves a half-written file.
 """
 
@@ -37,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.data.errors import DataFormatError
+from colliderlab.data.errors import DataFormatError, reading
+from colliderlab.data.formats._common import check_labels, check_lengths, dataset, open_hdf5
 from colliderlab.jets import JetBatch
 
 __all__ = [
@@ -101,7 +103,7 @@ class AtomicH5Writer:
         import h5py
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self._tmp, "w")
+        self._file = h5py.File(self._tmp, "w", libver=("v110", "latest"))
         self._create(self._file)
         return self
 
@@ -169,6 +171,7 @@ class H5Writer(AtomicH5Writer):
                 chunks=(self.chunk_rows, *tail),
                 compression=self.compression,
                 shuffle=self.compression is not None,
+                fletcher32=True,  # a flipped bit is caught on read
             )
 
     def append(self, batch: JetBatch) -> None:
@@ -188,7 +191,8 @@ class H5Writer(AtomicH5Writer):
         out = {
             "format": FORMAT,
             "schema_version": SCHEMA_VERSION,
-            "label_names": json.dumps(list(self.label_names)),
+            # fixed-length, so that it lives in the checksummed object header
+            "label_names": np.bytes_(json.dumps(list(self.label_names)).encode()),
             "n_jets": self.n_jets,
             "n_particles": self.n_particles,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -221,46 +225,48 @@ def write_h5(
     return Path(path)
 
 
-def open_hdf5(path: str | os.PathLike):
-    """``h5py.File(path, "r")``; a missing file or one that is not HDF5 is a clear error."""
-    import h5py
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        return h5py.File(path, "r")
-    except OSError as e:
-        raise DataFormatError(path, f"not a readable HDF5 file (truncated or corrupt?): {e}") from None
+def _label_names(path: Path, f: Any) -> tuple[str, ...]:
+    raw = f.attrs.get("label_names")
+    names = json.loads(raw) if isinstance(raw, str | bytes) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise DataFormatError(path, f"attribute label_names={raw!r} is not a JSON list of class names")
+    return tuple(names)
 
 
-def _open(path: str | os.PathLike):
-    """Open a colliderlab file for reading, turning every failure into a clear error."""
-    f = open_hdf5(path)
-    path = Path(path)
+def _check_schema(path: Path, f: Any) -> None:
     fmt = f.attrs.get("format")
     if fmt != FORMAT:
-        f.close()
         raise DataFormatError(path, f"attribute format={fmt!r}, expected {FORMAT!r} (not a colliderlab jet file)")
     missing = [k for k in _FIELDS if k not in f]
     if missing:
-        f.close()
         raise DataFormatError(path, f"missing dataset(s) {missing}; a colliderlab file has {list(_FIELDS)}")
-    n = f["label"].shape[0]
     for k in _FIELDS:
-        if f[k].shape[0] != n:
-            f.close()
-            raise DataFormatError(path, f"dataset {k!r} has {f[k].shape[0]} rows, expected {n} (as 'label')")
+        dtype, want = dataset(path, f, k).dtype, np.dtype(_DTYPES[k])
+        if (dtype.kind, dtype.itemsize) != (want.kind, want.itemsize) or f[k].ndim == 0:
+            raise DataFormatError(path, f"dataset {k!r} is {dtype} with shape {f[k].shape}, expected {want}")
+    check_lengths(path, {k: f[k].shape[0] for k in _FIELDS}, "datasets")
+
+
+def _open(path: str | os.PathLike):
+    """Open a colliderlab file for reading and check its schema (format, datasets, dtypes, the
+    same number of rows everywhere), turning every failure into a clear error."""
+    f = open_hdf5(path)
+    try:
+        with reading(path):
+            _check_schema(Path(path), f)
+    except BaseException:
+        f.close()
+        raise
     return f
 
 
 def read_h5_attrs(path: str | os.PathLike) -> dict[str, Any]:
     """Root attributes, with ``label_names`` and ``provenance`` decoded from JSON."""
-    with _open(path) as f:
+    with _open(path) as f, reading(path):
         out = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
-    for k in ("label_names", "provenance"):
-        if k in out:
-            out[k] = json.loads(out[k])
+        for k in ("label_names", "provenance"):
+            if k in out:
+                out[k] = json.loads(out[k])
     return out
 
 
@@ -274,15 +280,24 @@ def _read(f, path, start: int, stop: int | None) -> JetBatch:
     n = f["label"].shape[0]
     stop = n if stop is None else min(stop, n)
     start = max(0, min(start, stop))
-    try:
-        arrays = {k: f[k][start:stop] for k in _FIELDS}
-    except OSError as e:  # a chunk that cannot be decompressed: truncated file
-        raise DataFormatError(path, f"cannot read rows {start}:{stop} (truncated or corrupt?): {e}") from None
-    return JetBatch(**arrays, label_names=tuple(json.loads(f.attrs["label_names"])))
+    with reading(path):
+        label_names = _label_names(Path(path), f)
+        try:
+            arrays = {k: f[k][start:stop] for k in _FIELDS}
+        except OSError as e:  # a chunk that cannot be decompressed or fails its checksum
+            raise DataFormatError(path, f"cannot read rows {start}:{stop} (truncated or corrupt?): {e}") from None
+        arrays["label"] = check_labels(path, arrays["label"], label_names, "dataset 'label'")
+        return JetBatch(**arrays, label_names=label_names)
 
 
 def read_h5(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> JetBatch:
-    """Read jets ``start:stop`` of a colliderlab file into memory."""
+    """Read jets ``start:stop`` of a colliderlab file into memory.
+
+    Raises:
+        DataFormatError: naming the file: not HDF5, truncated, a failed checksum, another schema,
+            datasets whose numbers of rows disagree (all named with their lengths), or a label
+            outside ``label_names`` (the value and the valid ones named).
+    """
     with _open(path) as f:
         return _read(f, path, start, stop)
 

@@ -3,7 +3,7 @@ for the extra signal-region background of CATHODE, arXiv:2109.00546, 5759087).
 
 ``events_anomalydetection_v2.features.h5`` (1M QCD + 100k W' -> X Y dijets, Pythia 8 + Delphes)
 and ``events_anomalydetection_qcd_extra_inneronly_features.h5`` are pandas DataFrames
-(``pandas.read_hdf``) of one row per event with the columns :data:`COLUMNS`: for the two leading
+(``DataFrame.to_hdf``, ``fixed`` layout) of one row per event with the columns :data:`COLUMNS`: for the two leading
 (pT-ordered) R = 1 jets, px, py, pz, m (GeV) and N-subjettiness tau_1..3, and ``label`` (1 = signal).
 
 :func:`read_lhco_features` returns the jets as four-vectors and the search variables of
@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.data.errors import DataFormatError
+from colliderlab.data.errors import DataFormatError, reading
+from colliderlab.data.formats._common import check_labels, open_hdf5
+from colliderlab.data.formats.pandas_hdf import open_frame
 
 __all__ = ["COLUMNS", "read_lhco_features", "write_lhco_features"]
 
@@ -37,21 +39,23 @@ def read_lhco_features(path: str | os.PathLike, max_events: int | None = None) -
         search variables ``mjj``, ``mj1``, ``delta_mj``, ``tau21_j1``, ``tau21_j2`` (N,).
 
     Raises:
-        DataFormatError: not a pandas HDF5 file, missing columns (named), or non-finite values
-            (the first one located).
+        DataFormatError: not a pandas HDF5 file, missing columns (named), a label other than 0/1,
+            or non-finite values (the first one located). The file is read with h5py from pandas'
+            layout (:mod:`colliderlab.data.formats.pandas_hdf`): PyTables, which unpickles HDF5
+            attributes, is never used.
     """
-    import pandas as pd
-
     from colliderlab.physics.dijet import dijet_features
 
-    try:
-        df = pd.read_hdf(path, stop=max_events)
-    except (OSError, ValueError, TypeError, KeyError) as err:
-        raise DataFormatError(path, f"cannot read as a pandas HDF5 table ({type(err).__name__}: {err})") from None
-    missing = [c for c in COLUMNS[:-1] if c not in df.columns]
-    if missing:
-        raise DataFormatError(path, f"missing LHCO columns {missing}; has {list(df.columns)[:20]}")
-    vals = df[list(COLUMNS[:-1])].to_numpy(np.float64).reshape(len(df), 2, len(_JET_COLUMNS))  # (N, 2, 7)
+    path = Path(path)
+    with open_hdf5(path) as f, reading(path):
+        frame = open_frame(path, f)  # the file's only DataFrame, read with h5py (never PyTables)
+        missing = [c for c in COLUMNS[:-1] if c not in frame.columns]
+        if missing:
+            raise DataFormatError(path, f"missing LHCO columns {missing}; has {list(frame.columns)[:20]}")
+        n = frame.n_rows if max_events is None else max(0, min(frame.n_rows, int(max_events)))
+        vals = frame.read(COLUMNS[:-1], 0, n, np.float64).reshape(n, 2, len(_JET_COLUMNS))  # (N, 2, 7)
+        label = frame.read(["label"], 0, n, np.float64)[:, 0] if "label" in frame.columns else np.zeros(n)
+        label = check_labels(path, label, ("background", "signal"), "column 'label'")
     bad = ~np.isfinite(vals)
     if bad.any():
         ev, jet, col = np.argwhere(bad)[0]
@@ -61,7 +65,6 @@ def read_lhco_features(path: str | os.PathLike, max_events: int | None = None) -
     energy = np.sqrt((p3 ** 2).sum(-1) + m ** 2)
     jet_p4 = np.concatenate([energy[..., None], p3], axis=-1)  # (N, 2, 4)
     tau = np.ascontiguousarray(vals[..., 4:7])  # (N, 2, 3)
-    label = df["label"].to_numpy(np.int64) if "label" in df.columns else np.zeros(len(df), np.int64)
     return {"jet_p4": jet_p4, "tau": tau, "label": label, **dijet_features(jet_p4, tau)}
 
 
