@@ -818,7 +818,7 @@ def export_bdt_run(
     """
     import dataclasses as dc
 
-    from colliderlab.data.dataset import build_dataset
+    from colliderlab.features.build import build_dataset
     from colliderlab.models.bdt import BDTClassifier
     from colliderlab.train.experiment import load_run
 

@@ -930,7 +930,7 @@ def export_hls_run(
     (:mod:`colliderlab.export.trigger`: each class against the rest at 100 kHz and 1 MHz out of
     40 MHz, float vs emulated scores). ``config.output_dir`` is ignored. Returns the summary.
     """
-    from colliderlab.data.dataset import build_dataset
+    from colliderlab.features.build import build_dataset
     from colliderlab.train.experiment import load_run
 
     config = config or HLSConfig()

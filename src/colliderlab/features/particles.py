@@ -10,7 +10,7 @@ jet axis. Feature sets (the last axis of ``x``):
   ``tanh(d0), tanh(dz)`` (d0, dz in mm), as ParT's JetClass inputs;
 * ``"auto"``: ``"full"`` when the jets carry any charge or particle id, else ``"kinematic"``.
   A trained model needs one fixed set, so ``"auto"`` is resolved once on the training jets by
-  :meth:`ParticlesConfig.resolve` (``colliderlab.data.dataset.build_dataset`` calls it before
+  :meth:`ParticlesConfig.resolve` (``colliderlab.features.build.build_dataset`` calls it before
   computing and stores the resolved config); :meth:`compute` on an unresolved config resolves on
   the batch it is given.
 

@@ -318,7 +318,8 @@ def _cache_dir(data: DataConfig, path: str) -> Path | None:
 
 
 def _datasets(cfg: ExperimentConfig, progress: bool) -> tuple[Any, Any, Any, Any]:
-    from colliderlab.data.dataset import build_dataset, split_indices
+    from colliderlab.data.dataset import split_indices
+    from colliderlab.features.build import build_dataset
 
     d = cfg.data
     if not d.path:
@@ -788,7 +789,7 @@ class LoadedRun:
 
     def _dataset(self, jets_path: str | os.PathLike, progress: bool) -> tuple[Any, np.ndarray | None]:
         """The standardised dataset of a file and its labels (class indices or targets)."""
-        from colliderlab.data.dataset import build_dataset
+        from colliderlab.features.build import build_dataset
 
         name = self.target["name"] if self.target else None
         ds, _ = build_dataset(jets_path, self.representation, progress=progress, target=name)
