@@ -135,7 +135,7 @@ class ExperimentConfig:
     """A whole experiment. ``representation`` is ``{kind: ..., options...}``; empty picks the
     model's default representation. ``quantization`` (e.g. ``{weights: "ap_fixed<8,2>",
     activations: "ap_fixed<10,5>"}``) trains the model quantisation-aware
-    (:func:`colliderlab.export.quantize.prepare_qat`); empty trains in floating point."""
+    (:func:`colliderlab.nn.quant.prepare_qat`); empty trains in floating point."""
 
     name: str = "experiment"
     data: DataConfig = field(default_factory=DataConfig)
@@ -215,7 +215,7 @@ def experiment_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
         raise TypeError("'model.options' must be a mapping of model-config fields to values")
     quant = d.get("quantization") or {}
     if quant:
-        from colliderlab.export.quantize import QuantConfig
+        from colliderlab.nn.quant import QuantConfig
 
         quant = QuantConfig.from_dict(quant).to_dict()  # unknown keys / bad formats fail here
     return ExperimentConfig(
@@ -569,7 +569,7 @@ def run_experiment(
         meta["model_config"] = _plain(asdict(mconf))
         meta["quantization"] = dict(cfg.quantization) or None
         if cfg.quantization:
-            from colliderlab.export.quantize import QuantConfig, prepare_qat
+            from colliderlab.nn.quant import QuantConfig, prepare_qat
 
             prepare_qat(model, QuantConfig.from_dict(cfg.quantization))
         trainer = Trainer(model, cfg.trainer, run_dir, meta=meta)
@@ -862,7 +862,7 @@ def load_run(run_dir: str | os.PathLike, *, checkpoint: str = "best", device: st
     _check_format(ck, ck_path)
     model = model_from_config(ck["model_name"], ck["model_config"])
     if ck.get("quantization"):
-        from colliderlab.export.quantize import QuantConfig, prepare_qat
+        from colliderlab.nn.quant import QuantConfig, prepare_qat
 
         prepare_qat(model, QuantConfig.from_dict(ck["quantization"]))
     model.load_state_dict(ck["model_state"])
