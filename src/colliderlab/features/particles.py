@@ -31,9 +31,9 @@ from typing import ClassVar
 import numpy as np
 
 from colliderlab import kinematics as kin
-from colliderlab.features import _cluster
 from colliderlab.features.representations import check_finite, register_representation
 from colliderlab.jets import JetBatch, ParticleID
+from colliderlab.physics.substructure import clustering as _cluster
 
 __all__ = [
     "KINEMATIC_FEATURES",
