@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.export.bdt.config import ConiferBDT
-from colliderlab.export.bdt.toolchain import _keep_cwd, _precisions, _quiet, fixed_point_range
+from colliderlab.export.bdt.config import ConiferBDT, _precisions
+from colliderlab.export.bdt.toolchain import _keep_cwd, _quiet, fixed_point_range
 
 __all__ = ["emulate", "bdt_parity", "bdt_resources"]
 
