@@ -65,7 +65,6 @@ from __future__ import annotations
 
 from colliderlab.export.bdt.config import (
     BACKENDS,
-    ConiferBDT,
     ConiferConfig,
     ToolchainError,
 )
@@ -73,6 +72,7 @@ from colliderlab.export.bdt.conversion import (
     convert_bdt,
 )
 from colliderlab.export.bdt.emulation import (
+    ConiferBDT,
     bdt_parity,
     bdt_resources,
     emulate,

@@ -3,16 +3,12 @@ error."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-__all__ = ["BACKENDS", "ToolchainError", "ConiferConfig", "ConiferBDT"]
+__all__ = ["BACKENDS", "ToolchainError", "ConiferConfig"]
 
 
 # Our backend name -> conifer's. conifer >= 1.3 merged Vivado HLS and Vitis HLS into
@@ -124,59 +120,6 @@ class ConiferConfig:
         if self.conifer_backend == "xilinxhls":
             cfg.update(xilinx_part=self.part, clock_period=self.clock_period, unroll=self.unroll)
         return cfg
-
-
-@dataclass
-class ConiferBDT:
-    """A converted, compiled BDT: conifer's model plus what the conversion measured.
-
-    ``n_classes`` is the classifier's number of classes C; ``n_outputs`` the number of
-    ensembles and scores per jet (1 for binary, C otherwise). ``base_score`` holds xgboost's
-    ``base_score`` string, conifer's ``init_predict``, the measured intercept and the one used;
-    ``splits`` what :attr:`ConiferConfig.exact_splits` changed.
-    """
-
-    model: Any
-    config: ConiferConfig
-    output_dir: Path
-    n_classes: int
-    n_features: int
-    n_rounds: int
-    feature_names: tuple[str, ...] = ()
-    base_score: dict[str, Any] = field(default_factory=dict)
-    splits: dict[str, Any] = field(default_factory=dict)
-    compile_seconds: float = 0.0
-    build_cached: bool = False
-
-    @property
-    def n_outputs(self) -> int:
-        return 1 if self.n_classes <= 2 else self.n_classes
-
-    def decision_function(self, x: np.ndarray) -> np.ndarray:
-        """Emulated scores, (N,) or (N, C): see :func:`emulate`."""
-        from colliderlab.export.bdt.emulation import (
-            emulate,  # the handle's own module imports this one
-        )
-
-        return emulate(self, x)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "backend": self.config.backend,
-            "conifer_backend": self.config.conifer_backend,
-            "config": dataclasses.asdict(self.config),
-            "precision": _precisions(self.config),
-            "output_dir": str(self.output_dir),
-            "n_classes": self.n_classes,
-            "n_outputs": self.n_outputs,
-            "n_features": self.n_features,
-            "n_rounds": self.n_rounds,
-            "feature_names": list(self.feature_names),
-            "base_score": self.base_score,
-            "splits": self.splits,
-            "compile_seconds": self.compile_seconds,
-            "build_cached": self.build_cached,
-        }
 
 
 def _precisions(cfg: ConiferConfig) -> dict[str, str]:

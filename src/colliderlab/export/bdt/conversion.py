@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.export.bdt.config import ConiferBDT, ConiferConfig, ToolchainError
+from colliderlab.export.bdt.config import ConiferConfig, ToolchainError
+from colliderlab.export.bdt.emulation import ConiferBDT
 from colliderlab.export.bdt.toolchain import _keep_cwd, _quiet, check_toolchain, fixed_point_range
 
 __all__ = ["convert_bdt"]

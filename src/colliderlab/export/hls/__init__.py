@@ -52,10 +52,10 @@ from colliderlab.export.hls.config import (
     VALID_IO_TYPES,
     VALID_STRATEGIES,
     HLSConfig,
-    HLSHandle,
     parse_precision,
 )
 from colliderlab.export.hls.conversion import (
+    HLSHandle,
     compare,
     convert,
     emulate,

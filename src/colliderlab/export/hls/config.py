@@ -8,12 +8,9 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-__all__ = ["HLSConfig", "HLSHandle", "VALID_BACKENDS", "VALID_STRATEGIES", "VALID_IO_TYPES", "PAPER_FIGURES", "parse_precision"]
+__all__ = ["HLSConfig", "VALID_BACKENDS", "VALID_STRATEGIES", "VALID_IO_TYPES", "PAPER_FIGURES", "parse_precision"]
 
 
 VALID_BACKENDS: tuple[str, ...] = ("Vivado", "Vitis")
@@ -214,37 +211,3 @@ class HLSConfig:
         return self.layer_reuse.get(_layer_key(layer), self.reuse_factor)
 
 
-@dataclass
-class HLSHandle:
-    """A converted (and normally compiled) hls4ml model.
-
-    ``layers`` lists, per hls4ml layer, its name, class, reuse factor and precisions as hls4ml
-    applied them (hls4ml may change an invalid reuse factor to the nearest valid one).
-    """
-
-    hls_model: Any
-    config: HLSConfig
-    input_shape: tuple[int, ...]
-    output_dir: Path
-    layers: list[dict[str, Any]]
-    hls4ml_version: str
-    source: str
-    compiled: bool
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        from colliderlab.export.hls.conversion import (
-            emulate,  # the handle's own module imports this one
-        )
-
-        return emulate(self, x)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "hls4ml_version": self.hls4ml_version,
-            "input_shape": list(self.input_shape),
-            "output_dir": str(self.output_dir),
-            "compiled": self.compiled,
-            "config": self.config.to_dict(),
-            "layers": self.layers,
-        }

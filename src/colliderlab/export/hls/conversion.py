@@ -6,12 +6,13 @@ import contextlib
 import io
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from colliderlab.export.hls.config import PRECISION_KEYS, HLSConfig, HLSHandle
+from colliderlab.export.hls.config import PRECISION_KEYS, HLSConfig
 from colliderlab.export.hls.frontend import (
     _input_shape,
     _pytorch_frontend,
@@ -20,10 +21,46 @@ from colliderlab.export.hls.frontend import (
     _unsupported_ops,
 )
 
-__all__ = ["convert", "emulate", "compare"]
+__all__ = ["HLSHandle", "convert", "emulate", "compare"]
 
 
 # --------------------------------------------------------------------------- conversion
+
+
+@dataclass
+class HLSHandle:
+    """A converted (and normally compiled) hls4ml model.
+
+    ``layers`` lists, per hls4ml layer, its name, class, reuse factor and precisions as hls4ml
+    applied them (hls4ml may change an invalid reuse factor to the nearest valid one).
+    """
+
+    hls_model: Any
+    config: HLSConfig
+    input_shape: tuple[int, ...]
+    output_dir: Path
+    layers: list[dict[str, Any]]
+    hls4ml_version: str
+    source: str
+    compiled: bool
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        from colliderlab.export.hls.conversion import (
+            emulate,  # the handle's own module imports this one
+        )
+
+        return emulate(self, x)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "hls4ml_version": self.hls4ml_version,
+            "input_shape": list(self.input_shape),
+            "output_dir": str(self.output_dir),
+            "compiled": self.compiled,
+            "config": self.config.to_dict(),
+            "layers": self.layers,
+        }
 
 
 def _hls_config(
