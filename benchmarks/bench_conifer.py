@@ -38,7 +38,7 @@ PRECISIONS = (
 
 
 def load_sample(n_jets: int, workdir: Path):
-    from colliderlab.data.dataset import build_dataset
+    from colliderlab.features.build import build_dataset
     from colliderlab.features.highlevel import DEFAULT_OBSERVABLES, ObservablesConfig
 
     rep = ObservablesConfig(names=DEFAULT_OBSERVABLES)

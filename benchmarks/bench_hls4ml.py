@@ -63,7 +63,8 @@ def experiment_dict(sample: Path, epochs: int) -> dict:
 
 def held_out_split(cfg, run):
     """The experiment's own test split, standardised with the run's statistics."""
-    from colliderlab.data.dataset import build_dataset, split_indices
+    from colliderlab.data.dataset import split_indices
+    from colliderlab.features.build import build_dataset
 
     d = cfg.data
     cache = Path(d.path).resolve().parent / ".cache" if d.cache_dir == "auto" else d.cache_dir

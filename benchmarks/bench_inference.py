@@ -47,8 +47,9 @@ def _sample(path: str | None) -> str:
 def _inputs(name: str, preset: str, path: str, n_jets: int):
     import torch
 
-    from colliderlab.data.dataset import Standardizer, build_dataset
+    from colliderlab.data.dataset import Standardizer
     from colliderlab.export import onnx as ox
+    from colliderlab.features.build import build_dataset
     from colliderlab.features.representations import representation_from_dict
     from colliderlab.models.registry import build_config, model_spec
     from colliderlab.train.benchmark import MODEL_SETUPS

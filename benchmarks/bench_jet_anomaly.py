@@ -92,7 +92,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from colliderlab.anomaly.jet_ae import plot_mass_sculpting, train_jet_anomaly
+    from colliderlab.anomaly.jet_ae_train import plot_mass_sculpting, train_jet_anomaly
     from colliderlab.features.representations import representation_config
     from colliderlab.metrics import roc_curve
     from colliderlab.models.registry import count_params, create_model

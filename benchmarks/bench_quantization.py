@@ -25,7 +25,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 def _eval_inputs(run, path: str):
     import torch
 
-    from colliderlab.data.dataset import build_dataset
+    from colliderlab.features.build import build_dataset
 
     ds, _ = build_dataset(path, run.representation, cache_dir=Path(path).parent / ".cache")
     arrays = run.standardizer.apply(ds.arrays)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_matrix"]
+__all__ = ["check_matrix", "check_finite"]
 
 
 def check_matrix(x: Any, what: str = "X", *, n_features: int | None = None, feature_names: Sequence[str] = (),
@@ -32,3 +32,11 @@ def check_matrix(x: Any, what: str = "X", *, n_features: int | None = None, feat
         name = repr(feature_names[col]) if feature_names else str(col)
         raise ValueError(f"{what} has {int(bad.sum())} non-finite values, first at row {row}, feature {name}")
     return x
+
+
+def check_finite(name: str, x: np.ndarray) -> None:
+    """A ValueError naming ``name``, the count and the index of the first non-finite value of ``x``."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        idx = np.argwhere(bad)[0]
+        raise ValueError(f"{name} has {int(bad.sum())} non-finite values (first at index {tuple(int(i) for i in idx)})")

@@ -255,7 +255,8 @@ def plot_response_vs_true(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], e
 
 def plot_shower_observables(reference, generated, out: str | os.PathLike, max_panels: int = 24) -> Path:
     """Generated vs simulated histograms of every shower observable (CaloShowers inputs)."""
-    from colliderlab.generative.fidelity import layout_of, separation_power, shower_observables
+    from colliderlab.features.showers import layout_of, shower_observables
+    from colliderlab.metrics import separation_power
 
     layout = layout_of(reference.geometry)
     obs_r = shower_observables(reference.showers, reference.incident_energy, layout)

@@ -22,8 +22,8 @@ JET_FEATURES = (
 def qcd_jets_600(tmp_path_factory) -> np.ndarray:
     """600 QCD jets with the toptag fixture's settings but another seed (about 6 s):
     the :data:`JET_FEATURES` observables, (600, 16) float32, unstandardised."""
-    from colliderlab.data.dataset import build_dataset
     from colliderlab.data.generate import generate_dataset
+    from colliderlab.features.build import build_dataset
     from colliderlab.features.highlevel import ObservablesConfig
     from colliderlab.physics.processes import GenConfig
 
@@ -37,7 +37,7 @@ def qcd_jets_600(tmp_path_factory) -> np.ndarray:
 @pytest.fixture(scope="session")
 def toptag_observables(toptag_file) -> tuple[np.ndarray, np.ndarray]:
     """The session toptag sample's :data:`JET_FEATURES`, (J, 16) float32, and labels (J,) (1 = top)."""
-    from colliderlab.data.dataset import build_dataset
+    from colliderlab.features.build import build_dataset
     from colliderlab.features.highlevel import ObservablesConfig
 
     ds, _ = build_dataset(toptag_file, ObservablesConfig(names=JET_FEATURES))

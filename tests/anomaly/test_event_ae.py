@@ -21,6 +21,7 @@ torch = pytest.importorskip("torch")
 from scipy import stats  # noqa: E402
 
 from colliderlab.anomaly import event_ae as ea  # noqa: E402
+from colliderlab.anomaly import event_ae_train as eat  # noqa: E402
 from colliderlab.anomaly.pvalues import pvalues  # noqa: E402
 from colliderlab.metrics import auc  # noqa: E402
 from colliderlab.models.registry import create_model, model_from_config  # noqa: E402
@@ -55,7 +56,7 @@ def trained(jets):
     for name in ("anomaly_ae", "anomaly_vae"):
         torch.manual_seed(0)
         model = create_model(name, "lite", n_features=len(FEATURES))
-        res = ea.train_scorer(model, jets[0], jets[1], _trainer())
+        res = eat.train_scorer(model, jets[0], jets[1], _trainer())
         assert res.steps == STEPS
         models[name] = model
     return models
@@ -65,7 +66,7 @@ def trained(jets):
 def test_scores_rank_top_above_qcd_and_pvalues(name, jets, trained):
     _, ref, held, top = jets
     model = trained[name]
-    s_ref, s_held, s_top = (ea.score_events(model, x) for x in (ref, held, top))
+    s_ref, s_held, s_top = (eat.score_events(model, x) for x in (ref, held, top))
     for s in (s_ref, s_held, s_top):
         assert set(s) == set(ea.SCORE_TERMS) and all(np.isfinite(v).all() for v in s.values())
     a = auc(np.r_[s_held["total"], s_top["total"]], np.r_[np.zeros(len(held)), np.ones(len(top))])
@@ -82,17 +83,17 @@ def test_vae_terms_and_training_stay_finite(jets):
     for decoder in ("gaussian", "mse"):
         torch.manual_seed(1)
         model = create_model("anomaly_vae", "lite", n_features=len(FEATURES), decoder=decoder, beta=0.5)
-        res = ea.train_scorer(model, x, jets[1], _trainer(30))
+        res = eat.train_scorer(model, x, jets[1], _trainer(30))
         assert all(np.isfinite(r["train_loss"]) and np.isfinite(r["val_loss"]) for r in res.history)
         assert all(torch.isfinite(p.detach()).all() for p in model.parameters())
-        s = ea.score_events(model, x)
+        s = eat.score_events(model, x)
         assert (s["kl"] >= 0).all()
         np.testing.assert_allclose(s["total"], s["reco"] + 0.5 * s["kl"], rtol=1e-5, atol=1e-5)
-        np.testing.assert_array_equal(ea.score_events(model, x)["total"], s["total"])  # eval: z = mu
+        np.testing.assert_array_equal(eat.score_events(model, x)["total"], s["total"])  # eval: z = mu
         np.testing.assert_allclose(model.mean.numpy(), x.mean(0), rtol=1e-4, atol=1e-4)  # fitted on train
     ae = create_model("anomaly_ae", "lite", n_features=len(FEATURES))
     ae.set_standardisation(x)
-    assert (ea.score_events(ae, x)["kl"] == 0).all()
+    assert (eat.score_events(ae, x)["kl"] == 0).all()
 
 
 def test_configs_and_inputs_are_checked(jets):
@@ -102,21 +103,21 @@ def test_configs_and_inputs_are_checked(jets):
         ea.AnomalyAEConfig(n_features=4, hidden=())
     model = create_model("anomaly_ae", "lite", n_features=len(FEATURES))
     with pytest.raises(ValueError, match=r"shape \(N, 16\)"):
-        ea.score_events(model, jets[0][:, :8])
+        eat.score_events(model, jets[0][:, :8])
     bad = jets[0].copy()
     bad[3, 2] = np.nan
     with pytest.raises(ValueError, match="non-finite values, first at row 3, feature 2"):
-        ea.train_scorer(model, bad)
+        eat.train_scorer(model, bad)
     with pytest.raises(TypeError, match="dense autoencoder"):
-        ea.hls_network(create_model("anomaly_vae", "lite", n_features=len(FEATURES)))
+        eat.hls_network(create_model("anomaly_vae", "lite", n_features=len(FEATURES)))
 
 
 def test_checkpoint_rebuilds_the_scorer(trained, jets, tmp_path):
     for name, model in trained.items():
-        path = ea.save_scorer(model, tmp_path / f"{name}.pt")
-        clone = ea.load_scorer(path)
+        path = eat.save_scorer(model, tmp_path / f"{name}")
+        clone = eat.load_scorer(path)
         assert type(clone) is type(model) and clone.config == model.config
-        np.testing.assert_array_equal(ea.score_events(clone, jets[3])["total"], ea.score_events(model, jets[3])["total"])
+        np.testing.assert_array_equal(eat.score_events(clone, jets[3])["total"], eat.score_events(model, jets[3])["total"])
         again = model_from_config(name, json.loads(json.dumps(dataclasses.asdict(model.config))))
         assert again.config == model.config  # JSON round trip (tuples become lists)
 
@@ -126,11 +127,11 @@ def test_onnx_parity(trained, jets, tmp_path):
     pytest.importorskip("onnxscript")
     x = np.concatenate([jets[2], jets[3]])
     for name, model in trained.items():
-        rep = ea.export_onnx_scorer(model, x, tmp_path / f"{name}.onnx")
+        rep = eat.export_onnx_scorer(model, x, tmp_path / f"{name}.onnx")
         assert rep["parity"]["max_rel_diff"] < 1e-5, rep
         assert {c["batch"] for c in rep["parity"]["cases"]} == {1, 7, 64}
         assert rep["output_name"] == "anomaly_score" and rep["dynamic_axes"] == {"x": {"0": "batch"}}
-        np.testing.assert_allclose(ea.onnx_scores(rep["file"], x), ea.score_events(model, x)["total"],
+        np.testing.assert_allclose(eat.onnx_scores(rep["file"], x), eat.score_events(model, x)["total"],
                                    rtol=1e-5, atol=1e-6)
 
 
@@ -143,12 +144,12 @@ def test_hls4ml_emulated_score_follows_the_float_one(trained, jets, tmp_path):
     model = trained["anomaly_ae"]
     qcd, top = jets[2], jets[3]
     cfg = hls.HLSConfig(output_dir=str(tmp_path / "prj"), project_name="anomaly_ae")
-    em_q = ea.hls_scores(model, qcd, cfg)
-    em_t = ea.hls_scores(model, top, handle=em_q["handle"])
+    em_q = eat.hls_scores(model, qcd, cfg)
+    em_t = eat.hls_scores(model, top, handle=em_q["handle"])
     # the float score on the (unclipped here) inputs is the model's own score
     assert em_q["clipped_fraction"] == 0.0
-    np.testing.assert_allclose(em_q["float"], ea.score_events(model, qcd)["total"], rtol=1e-4, atol=1e-6)
-    cmp = ea.compare_scores(np.r_[em_q["float"], em_t["float"]], np.r_[em_q["emulated"], em_t["emulated"]])
+    np.testing.assert_allclose(em_q["float"], eat.score_events(model, qcd)["total"], rtol=1e-4, atol=1e-6)
+    cmp = eat.compare_scores(np.r_[em_q["float"], em_t["float"]], np.r_[em_q["emulated"], em_t["emulated"]])
     assert cmp["pearson"] > 0.99 and cmp["spearman"] > 0.98, cmp
     assert 0 < cmp["max_abs_diff"] < 0.2  # fixed point, not float
     lab = np.r_[np.zeros(len(qcd)), np.ones(len(top))]
@@ -184,7 +185,7 @@ def test_run_event_anomaly_writes_tables_and_plots(jets, tmp_path):
     for f in ("scores_ae.png", "pvalues_vae_kl.png", "roc_top.png"):
         assert (tmp_path / "plots" / f).stat().st_size > 1000, f
     assert "| top |" in efficiency_table_markdown(m) and (tmp_path / "efficiencies.md").exists()
-    assert ea.load_scorer(tmp_path / "ae.safetensors").config.n_features == len(FEATURES)
+    assert eat.load_scorer(tmp_path / "ae.safetensors").config.n_features == len(FEATURES)
     with pytest.raises(ValueError, match="features"):
         run_event_anomaly(train, sm_test[:, :5], {"top": top}, cfg)
     with pytest.raises(ValueError, match=r"log_features \['nope'\] are not among the features: mass, pt"):

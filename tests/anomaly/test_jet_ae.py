@@ -11,8 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from colliderlab import kinematics as kin  # noqa: E402
-from colliderlab.anomaly.jet_ae import (  # noqa: E402
-    chamfer_distance,
+from colliderlab.anomaly.jet_ae import chamfer_distance  # noqa: E402
+from colliderlab.anomaly.jet_ae_train import (  # noqa: E402
     evaluate_jet_anomaly,
     plot_mass_sculpting,
     train_jet_anomaly,

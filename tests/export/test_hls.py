@@ -123,7 +123,8 @@ def tagger(toptag_file):
     their labels, class names, float logits (J, 2))."""
     import torch
 
-    from colliderlab.data.dataset import Standardizer, build_dataset
+    from colliderlab.data.dataset import Standardizer
+    from colliderlab.features.build import build_dataset
     from colliderlab.features.highlevel import ObservablesConfig
     from colliderlab.models.registry import create_model
 

@@ -115,7 +115,7 @@ def test_qat_through_the_trainer_and_run_directory(toptag_file, tmp_path):
     assert loaded.model.quantization.weights == "ap_fixed<6,2>"
     # the loaded model computes with 6-bit weights: its effective weights are on the grid
     lin = loaded.model.net[0]
-    from colliderlab.export.quantize import _RoundSTE
+    from colliderlab.nn.quant import _RoundSTE
 
     w = _RoundSTE.apply(lin.weight, FixedPoint.parse("ap_fixed<6,2>"))
     assert torch.allclose(w / 2**-4, torch.round(w / 2**-4)) and len(torch.unique(w)) <= 64

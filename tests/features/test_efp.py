@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from colliderlab import kinematics as kin
-from colliderlab.features import _cluster, efp
+from colliderlab.features import efp
 from colliderlab.features.representations import representation_config
 from colliderlab.jets import JetBatch
+from colliderlab.physics.substructure import clustering as _cluster
 
 
 @pytest.fixture(scope="module")

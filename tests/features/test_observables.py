@@ -135,7 +135,7 @@ def test_hls4ml_groomed_features_match_contrib(mine, contrib, name):
 
 @pytest.mark.filterwarnings("ignore:dcut and exclusive jets")
 def test_exclusive_kt_seed_axes_match_fastjet(jets):
-    from colliderlab.features import _cluster
+    from colliderlab.physics.substructure import clustering as _cluster
 
     blk = obs._Block.from_padded(jets.p4, jets.mask)
     tree = _cluster.cluster(blk.p4, blk.mask, "kt")

@@ -242,7 +242,7 @@ def _dfs_reference(tree, jet: int) -> list[int]:
 
 @pytest.mark.parametrize("order", ["kt", "cambridge", "antikt"])
 def test_sequence_is_a_depth_first_permutation(few, order):
-    from colliderlab.features import _cluster
+    from colliderlab.physics.substructure import clustering as _cluster
 
     n = 48
     parts = representation_config("particles", n_particles=n, features="full").compute(few)

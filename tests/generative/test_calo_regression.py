@@ -90,7 +90,7 @@ def test_relative_target_gaussian_nll_pulls_in_gev(electrons, tmp_path):
 
 
 def test_showers_carry_the_visible_energy_as_the_measured_p4(electrons):
-    from colliderlab.data.dataset import build_dataset
+    from colliderlab.features.build import build_dataset
     from colliderlab.features.calo import CaloCellsConfig, read_showers
 
     ds, _ = build_dataset(electrons, CaloCellsConfig(normalize="deposited"), stop=50, target="incident_energy")

@@ -93,26 +93,26 @@ def test_gflash_formulas_as_published():
     g = CALO_GEOMETRIES["calogan"]
     e, z = 10.0, g.Z
     lny = math.log(e * 1e3 / g.critical_energy)
-    T, alpha, beta, T_s, alpha_s, _ = calo._gflash_longitudinal(np.array([e]), g, 0.0, 0.0)
+    T, alpha, beta, T_s, alpha_s, _ = calo.em._gflash_longitudinal(np.array([e]), g, 0.0, 0.0)
     assert T[0] == pytest.approx(lny - 0.812)  # exp(<ln T>)
     assert alpha[0] == pytest.approx(0.81 + (0.458 + 2.26 / z) * lny)
     assert beta[0] == pytest.approx((alpha[0] - 1) / T[0])
     assert T_s[0] == pytest.approx(T[0] * (0.698 + 0.00212 * z))
     assert alpha_s[0] == pytest.approx(alpha[0] * (0.639 + 0.00334 * z))
     # correlation: z1 moves ln T by sigma_T and ln alpha by rho * sigma_alpha
-    T1, a1, *_ = calo._gflash_longitudinal(np.array([e]), g, 1.0, 0.0)
+    T1, a1, *_ = calo.em._gflash_longitudinal(np.array([e]), g, 1.0, 0.0)
     assert math.log(T1[0] / T[0]) == pytest.approx(1 / (-1.4 + 1.26 * lny))
     rho = 0.705 - 0.023 * lny
     assert math.log(a1[0] / alpha[0]) == pytest.approx(rho / (-0.58 + 0.86 * lny))
     tau = np.array([0.3, 1.0, 2.5])
-    r_c, r_t, p = calo._gflash_radial(tau, math.log(e), z)
+    r_c, r_t, p = calo.em._gflash_radial(tau, math.log(e), z)
     np.testing.assert_allclose(r_c, 0.0251 + 0.00319 * math.log(e) + (0.1162 - 0.000381 * z) * tau)
     k4 = 0.3585 + 0.0412 * math.log(e)
     rt = (0.659 - 0.00309 * z) * (np.exp(-2.59 * (tau - 0.645)) + np.exp(k4 * (tau - 0.645)))
     np.testing.assert_allclose(r_t, rt)
     x = (0.401 + 0.00187 * z - tau) / (1.313 - 0.0686 * math.log(e))
     np.testing.assert_allclose(p, (2.632 - 0.00094 * z) * np.exp(x - np.exp(x)))
-    assert calo._n_spots(np.array([10.0]), z)[0] == round(93 * math.log(z) * 10**0.876)
+    assert calo.em._n_spots(np.array([10.0]), z)[0] == round(93 * math.log(z) * 10**0.876)
 
 
 # --------------------------------------------------------------------------------------------

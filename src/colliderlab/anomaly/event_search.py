@@ -25,7 +25,7 @@ mapping of signal name to (M, F). Each signal is split into a BDT-training part 
 (``signal_train_fraction``); every method is evaluated on the same test part.
 
 Written to ``out_dir``: ``metrics.json``, ``efficiencies.md``, ``scores.npz`` (every score of
-every test event), ``ae.safetensors`` / ``vae.safetensors`` (+ ``.json``) (:func:`colliderlab.anomaly.event_ae.load_scorer`),
+every test event), ``ae.safetensors`` / ``vae.safetensors`` (+ ``.json``) (:func:`colliderlab.anomaly.event_ae_train.load_scorer`),
 ``plots/`` (score and p-value distributions per process, ROC curves per signal), and with the
 trigger path ``trigger/`` (``anomaly_ae.onnx``, ``anomaly_vae.onnx``, the hls4ml project).
 """
@@ -175,7 +175,7 @@ def _trigger_path(
 ) -> dict[str, Any]:
     """ONNX parity of both scorers; hls4ml emulation of the autoencoder and its score vs float."""
     from colliderlab import metrics as mt
-    from colliderlab.anomaly import event_ae as ea
+    from colliderlab.anomaly import event_ae_train as ea
 
     res: dict[str, Any] = {}
     out.mkdir(parents=True, exist_ok=True)
@@ -250,7 +250,7 @@ def run_event_anomaly(
     import torch
 
     from colliderlab import metrics as mt
-    from colliderlab.anomaly import event_ae as ea
+    from colliderlab.anomaly import event_ae_train as ea
     from colliderlab.anomaly.pvalues import (
         pvalues,
         reachable_acceptances,

@@ -87,8 +87,8 @@ def export_run(
             f"{run.model_name} is a {'BDT' if run.model_name == 'bdt' else 'non-torch'} baseline, "
             f"not a torch model: {'use --to conifer' if run.model_name == 'bdt' else 'nothing to export'}"
         )
-    from colliderlab.data.dataset import build_dataset
     from colliderlab.export import onnx as ox
+    from colliderlab.features.build import build_dataset
 
     data_path = _data_path(run, data)
     ds, _ = build_dataset(data_path, run.representation, stop=n_jets)

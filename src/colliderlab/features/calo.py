@@ -8,7 +8,7 @@ Two kinds, read from :class:`colliderlab.physics.calo.CaloShowers`:
   ``energy`` (N, 1) the incident energy in GeV (a regression target);
 * ``calo_features`` - shower-shape features for BDTs and dense nets, from what the calorimeter
   measures (never the true incident energy): the observables of
-  :func:`colliderlab.generative.fidelity.shower_observables` with layer energies as fractions of
+  :func:`colliderlab.features.showers.shower_observables` with layer energies as fractions of
   the visible energy, centroids and widths per layer, depth centroid and width, sparsity, the
   visible energy (GeV) and its log10; ``x`` (N, F).
 Labels are particle types (``class_names`` from the particles present, e.g. ``("gamma", "pi0")``).
@@ -79,7 +79,7 @@ class CaloCellsConfig:
     cell-level CNNs). ``min_energy`` (GeV, default 0: off) is a readout threshold: cells at or
     below it read 0, as a calorimeter's zero suppression does (generators trained on
     zero-suppressed showers need not learn sub-threshold dust; the fidelity evaluation applies
-    :data:`colliderlab.generative.fidelity.MIN_ENERGY` to both samples).
+    :data:`colliderlab.features.showers.MIN_ENERGY` to both samples).
     """
 
     kind: ClassVar[str] = "calo"
@@ -133,7 +133,7 @@ class CaloFeaturesConfig:
     geometry: str = ""
 
     def _observables(self, showers: Any) -> dict[str, np.ndarray]:
-        from colliderlab.generative.fidelity import layout_of, shower_observables
+        from colliderlab.features.showers import layout_of, shower_observables
 
         e_dep = np.maximum(np.asarray(showers.showers, np.float64).sum(1), 1e-6)
         obs = shower_observables(showers.showers, e_dep, layout_of(self.geometry or showers.geometry))
@@ -160,7 +160,7 @@ class CaloFeaturesConfig:
         """The columns of ``x`` (needs the geometry; set by :meth:`resolve`)."""
         if not self.geometry:
             return []
-        from colliderlab.generative.fidelity import layout_of, shower_observables
+        from colliderlab.features.showers import layout_of, shower_observables
 
         layout = layout_of(self.geometry)
         keys = set(shower_observables(np.zeros((1, layout.n_cells)), np.ones(1), layout)) - {"e_ratio"}

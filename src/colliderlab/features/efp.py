@@ -38,10 +38,11 @@ from typing import ClassVar
 import numpy as np
 
 from colliderlab import kinematics as kin
-from colliderlab.features import _cluster, _ecf
 from colliderlab.features.particles import check_jets
 from colliderlab.features.representations import check_finite, register_representation
 from colliderlab.jets import JetBatch
+from colliderlab.physics.substructure import clustering as _cluster
+from colliderlab.physics.substructure import ecf as _ecf
 
 __all__ = [
     "MAX_DEGREE",

@@ -33,10 +33,10 @@ from typing import ClassVar
 import numpy as np
 
 from colliderlab import kinematics as kin
-from colliderlab.features import _cluster
 from colliderlab.features.particles import check_jets, jet_axis
 from colliderlab.features.representations import check_finite, register_representation
 from colliderlab.jets import JetBatch
+from colliderlab.physics.substructure import clustering as _cluster
 
 __all__ = ["CHANNELS", "CENTERS", "NORMALIZATIONS", "ImageConfig", "jet_images", "average_images"]
 

@@ -10,7 +10,7 @@ jet axis. Feature sets (the last axis of ``x``):
   ``tanh(d0), tanh(dz)`` (d0, dz in mm), as ParT's JetClass inputs;
 * ``"auto"``: ``"full"`` when the jets carry any charge or particle id, else ``"kinematic"``.
   A trained model needs one fixed set, so ``"auto"`` is resolved once on the training jets by
-  :meth:`ParticlesConfig.resolve` (``colliderlab.data.dataset.build_dataset`` calls it before
+  :meth:`ParticlesConfig.resolve` (``colliderlab.features.build.build_dataset`` calls it before
   computing and stores the resolved config); :meth:`compute` on an unresolved config resolves on
   the batch it is given.
 
@@ -31,9 +31,9 @@ from typing import ClassVar
 import numpy as np
 
 from colliderlab import kinematics as kin
-from colliderlab.features import _cluster
 from colliderlab.features.representations import check_finite, register_representation
 from colliderlab.jets import JetBatch, ParticleID
+from colliderlab.physics.substructure import clustering as _cluster
 
 __all__ = [
     "KINEMATIC_FEATURES",

@@ -1,7 +1,7 @@
 """Clustering trees (kind ``tree``): each jet's sequential-recombination history as a binary tree.
 
 The ``n_particles`` hardest constituents are reclustered with kt, Cambridge/Aachen or anti-kt
-(E-scheme, one jet per tree; :func:`colliderlab.features._cluster.cluster`), the input of the
+(E-scheme, one jet per tree; :func:`colliderlab.physics.substructure.clustering.cluster`), the input of the
 recursive networks of Louppe, Cho, Becot & Cranmer (arXiv:1702.00748). With N = ``n_particles``
 there are M = 2N - 1 node slots: slots 0..N-1 hold the constituents (hardest first), slot N + s
 the pseudojet made by merge s, so children always come before their parent. A jet with m < N
@@ -21,10 +21,10 @@ from typing import ClassVar
 import numpy as np
 
 from colliderlab import kinematics as kin
-from colliderlab.features import _cluster
 from colliderlab.features.particles import check_jets, hardest_constituents, jet_axis
 from colliderlab.features.representations import check_finite, register_representation
 from colliderlab.jets import JetBatch
+from colliderlab.physics.substructure import clustering as _cluster
 
 __all__ = ["TREE_FEATURES", "TreeConfig", "cluster_jets", "tree_arrays"]
 
@@ -48,7 +48,7 @@ def cluster_jets(jets: JetBatch, n_particles: int, algorithm: str) -> _cluster.C
     """Cluster the ``n_particles`` hardest constituents of each jet.
 
     Returns:
-        :class:`~colliderlab.features._cluster.ClusterTree` with node_p4 (J, 2N-1, 4) float64 and
+        :class:`~colliderlab.physics.substructure.clustering.ClusterTree` with node_p4 (J, 2N-1, 4) float64 and
         parents (J, N-1, 2) int64 (the nodes merged at step s, creating node N + s).
     """
     sel = hardest_constituents(jets, n_particles)

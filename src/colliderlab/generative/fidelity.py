@@ -1,35 +1,38 @@
-"""How close generated calorimeter showers are to simulated ones (CaloChallenge-style metrics).
+"""The fixed evaluation classifier of generated calorimeter showers (CaloChallenge style).
 
-* :func:`shower_observables` - per shower: energy per layer, deposited over incident energy,
-  energy-weighted centroids and widths in x and y per layer, depth centroid and width, sparsity
-  per layer (the high-level features of the CaloChallenge 2022 evaluation, arXiv:2410.21611).
-* :func:`wasserstein1` and :func:`separation_power` per observable; the separation power is
-  ``1/2 sum_i (h1_i - h2_i)^2 / (h1_i + h2_i)`` of unit-area histograms on common bins (0 for
-  identical, 1 for disjoint distributions).
-* :func:`fpd` and :func:`kpd` - Frechet and kernel physics distances on high-level features
-  (Kansal et al., arXiv:2211.10295): FPD extrapolated to infinite sample size, KPD as the
-  unbiased MMD^2 with the polynomial kernel ``(x.y/d + 1)^4``, median over batches.
 * :func:`classifier_auc` - the fixed evaluation classifier's two-sample AUC (its recipe is
-  :class:`EvalClassifierConfig`, written down once and never tuned per generator).
+  :class:`EvalClassifierConfig`, written down once and never tuned per generator), on
+  :func:`cell_inputs` or :func:`highlevel_inputs`.
 
-Every comparison first zero-suppresses both samples at the same readout threshold
-(:data:`MIN_ENERGY`, :func:`zero_suppress`), as the CaloChallenge evaluation does with its
-"minimal readout per voxel" (0.5 keV / 0.033 for its datasets 2 and 3): a cell reading 1e-12 of
-the incident energy is not a measurement, and counting it in the sparsity would compare
-numerical dust, not showers.
-
-Showers are flat voxel vectors ``(N, n_cells)`` in layer-major order; a :class:`CaloLayout` says
-which slice is which layer, its (h, w) grid, cell centres and depth.
+The shower layout and observables live in :mod:`colliderlab.features.showers` and the sample
+distances (W1, separation power, FPD, KPD) in :mod:`colliderlab.metrics`; both are re-exported here
+under their old names.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
+
+from colliderlab.features.showers import (
+    MIN_ENERGY,
+    CaloLayout,
+    LayerLayout,
+    layout_of,
+    shower_observables,
+    zero_suppress,
+)
+from colliderlab.metrics import (
+    _features,
+    compare_observables,
+    fpd,
+    kpd,
+    separation_power,
+    wasserstein1,
+)
 
 __all__ = [
     "MIN_ENERGY",
@@ -48,276 +51,6 @@ __all__ = [
     "cell_inputs",
     "highlevel_inputs",
 ]
-
-
-MIN_ENERGY = 1.0e-4
-"""Readout threshold of the evaluation, GeV of visible energy per cell (0.1 MeV: about 0.6 MeV of
-deposited energy in the Pb/LAr ECAL, well below a LAr cell's electronic noise). It removes 0.04%
-of the visible energy of 1-100 GeV photons in the calogan geometry (0.1% at 1-2 GeV)."""
-
-
-def zero_suppress(showers: np.ndarray, min_energy: float = MIN_ENERGY) -> np.ndarray:
-    """Cells at or below ``min_energy`` set to 0 (a copy). (N, n_cells) -> (N, n_cells)."""
-    s = np.asarray(showers)
-    return np.where(s > min_energy, s, np.zeros((), s.dtype))
-
-
-@dataclass(frozen=True)
-class LayerLayout:
-    """One readout layer: ``shape`` (rows, columns), the cell centres along the row axis
-    ``rows`` (n_rows,) and the column axis ``cols`` (n_cols,) in mm, the depth ``z`` of the layer
-    centre, and which detector axis each grid axis runs along (names the observables)."""
-
-    name: str
-    shape: tuple[int, int]
-    rows: tuple[float, ...]
-    cols: tuple[float, ...]
-    z: float
-    row_axis: str = "y"
-    col_axis: str = "x"
-
-    @property
-    def n_cells(self) -> int:
-        return self.shape[0] * self.shape[1]
-
-
-@dataclass(frozen=True)
-class CaloLayout:
-    """The layers of a geometry in the order of the flat voxel vector (layer-major, then row-major
-    within a layer). :func:`layout_of` builds one from a simulator geometry."""
-
-    layers: tuple[LayerLayout, ...]
-    name: str = ""
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_cells(self) -> int:
-        return sum(layer.n_cells for layer in self.layers)
-
-    def slices(self) -> list[slice]:
-        out, start = [], 0
-        for layer in self.layers:
-            out.append(slice(start, start + layer.n_cells))
-            start += layer.n_cells
-        return out
-
-    def split(self, showers: np.ndarray) -> list[np.ndarray]:
-        """(N, n_cells) -> per layer (N, h, w)."""
-        showers = np.asarray(showers)
-        if showers.ndim != 2 or showers.shape[1] != self.n_cells:
-            raise ValueError(f"showers must have shape (N, {self.n_cells}) for layout {self.name!r}, "
-                             f"got {showers.shape}")
-        return [showers[:, s].reshape(len(showers), *layer.shape) for s, layer in zip(self.slices(), self.layers, strict=True)]
-
-
-def layout_of(geometry: Any) -> CaloLayout:
-    """The :class:`CaloLayout` of a :class:`colliderlab.physics.calo.CaloGeometry` (or its name):
-    grid rows run along x and columns along y, centred on the shower axis; ``z`` is the depth of
-    each layer's centre in mm."""
-    from colliderlab.physics.calo import get_geometry
-
-    g = get_geometry(geometry)
-    layers = []
-    for k, layer in enumerate(g.layers):
-        (nr, nc), (dx, dy) = layer.shape, layer.cell
-        rows = tuple(float(v) for v in (np.arange(nr) + 0.5 - nr / 2) * dx)
-        cols = tuple(float(v) for v in (np.arange(nc) + 0.5 - nc / 2) * dy)
-        z = 0.5 * float(g.boundaries[k] + g.boundaries[k + 1])
-        layers.append(LayerLayout(str(k), (nr, nc), rows, cols, z, row_axis="x", col_axis="y"))
-    return CaloLayout(tuple(layers), name=g.name)
-
-
-def _check_finite(name: str, x: np.ndarray) -> None:
-    bad = ~np.isfinite(x)
-    if bad.any():
-        idx = np.argwhere(bad)[0]
-        raise ValueError(f"{name} has {int(bad.sum())} non-finite values (first at index {tuple(int(i) for i in idx)})")
-
-
-def shower_observables(
-    showers: np.ndarray,
-    incident_energy: np.ndarray,
-    layout: CaloLayout,
-    *,
-    threshold: float = 0.0,
-) -> dict[str, np.ndarray]:
-    """High-level observables of every shower.
-
-    Args:
-        showers: (N, n_cells) deposited energies (any unit, the same as ``incident_energy``).
-        incident_energy: (N,).
-        threshold: a cell counts as hit when its energy is above this (sparsity).
-    Returns:
-        ``{name: (N,)}``: ``e_<layer>``, ``e_ratio`` (total deposited / incident),
-        ``cx_<layer>``, ``cy_<layer>``, ``wx_<layer>``, ``wy_<layer>`` (energy-weighted centroid
-        and width along the layer's axes, 0 for an empty layer), ``depth_centroid``, ``depth_width`` and
-        ``sparsity_<layer>`` (fraction of cells hit).
-    """
-    showers = np.asarray(showers, np.float64)
-    inc = np.asarray(incident_energy, np.float64).reshape(-1)
-    if len(inc) != len(showers):
-        raise ValueError(f"incident_energy has {len(inc)} entries for {len(showers)} showers")
-    _check_finite("showers", showers)
-    _check_finite("incident_energy", inc)
-    out: dict[str, np.ndarray] = {}
-    e_layers, depths = [], []
-    for layer, cells in zip(layout.layers, layout.split(showers), strict=True):
-        e = cells.sum(axis=(1, 2))  # (N,)
-        safe = np.where(e > 0, e, 1.0)
-        e_col = cells.sum(axis=1)  # (N, n_cols) energy per column
-        e_row = cells.sum(axis=2)  # (N, n_rows) energy per row
-        empty = e <= 0
-        for axis, e_line, pos in ((layer.col_axis, e_col, layer.cols), (layer.row_axis, e_row, layer.rows)):
-            p = np.asarray(pos, np.float64)
-            c = e_line @ p / safe
-            w = np.sqrt(np.maximum(e_line @ (p * p) / safe - c * c, 0.0))
-            out[f"c{axis}_{layer.name}"] = np.where(empty, 0.0, c)
-            out[f"w{axis}_{layer.name}"] = np.where(empty, 0.0, w)
-        out[f"e_{layer.name}"] = e
-        out[f"sparsity_{layer.name}"] = (cells > threshold).reshape(len(cells), -1).mean(1)
-        e_layers.append(e)
-        depths.append(layer.z)
-    e_all = np.stack(e_layers, 1)  # (N, L)
-    tot = e_all.sum(1)
-    z = np.asarray(depths)
-    safe = np.where(tot > 0, tot, 1.0)
-    dc = e_all @ z / safe
-    out["e_ratio"] = tot / np.where(inc > 0, inc, 1.0)
-    out["depth_centroid"] = np.where(tot > 0, dc, 0.0)
-    out["depth_width"] = np.where(tot > 0, np.sqrt(np.maximum(e_all @ (z * z) / safe - dc * dc, 0.0)), 0.0)
-    return out
-
-
-def wasserstein1(a: np.ndarray, b: np.ndarray) -> float:
-    """1-D Wasserstein-1 distance between two samples (0 for identical samples)."""
-    from scipy.stats import wasserstein_distance
-
-    a, b = np.asarray(a, np.float64).reshape(-1), np.asarray(b, np.float64).reshape(-1)
-    _check_finite("a", a)
-    _check_finite("b", b)
-    return float(wasserstein_distance(a, b))
-
-
-def separation_power(reference: np.ndarray, other: np.ndarray, bins: int | np.ndarray = 50) -> float:
-    """``1/2 sum (h1 - h2)^2 / (h1 + h2)`` of unit-sum histograms on common bins.
-
-    With an integer ``bins`` the edges span the 0.1-99.9% quantiles of ``reference`` (values
-    outside go to the end bins). 0 for identical, 1 for non-overlapping distributions.
-    """
-    r, o = np.asarray(reference, np.float64).reshape(-1), np.asarray(other, np.float64).reshape(-1)
-    _check_finite("reference", r)
-    _check_finite("other", o)
-    if isinstance(bins, int):
-        lo, hi = np.quantile(r, [0.001, 0.999])
-        if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
-        edges = np.linspace(lo, hi, bins + 1)
-    else:
-        edges = np.asarray(bins, np.float64)
-    h1 = np.histogram(np.clip(r, edges[0], edges[-1]), edges)[0].astype(np.float64)
-    h2 = np.histogram(np.clip(o, edges[0], edges[-1]), edges)[0].astype(np.float64)
-    h1 /= max(h1.sum(), 1.0)
-    h2 /= max(h2.sum(), 1.0)
-    s = h1 + h2
-    nz = s > 0
-    return float(0.5 * np.sum((h1[nz] - h2[nz]) ** 2 / s[nz]))
-
-
-def compare_observables(
-    reference: Mapping[str, np.ndarray], other: Mapping[str, np.ndarray]
-) -> dict[str, dict[str, float]]:
-    """W1 and separation power for every observable both sides have: ``{name: {w1, separation}}``."""
-    return {k: {"w1": wasserstein1(reference[k], other[k]), "separation": separation_power(reference[k], other[k])}
-            for k in reference if k in other}
-
-
-def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
-    from scipy import linalg
-
-    covmean = np.real(linalg.sqrtm(s1 @ s2))
-    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
-
-
-def _features(x: np.ndarray, name: str) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, F), got {x.shape}")
-    _check_finite(name, x)
-    return x
-
-
-def fpd(
-    real: np.ndarray,
-    gen: np.ndarray,
-    *,
-    min_samples: int = 2000,
-    max_samples: int = 20000,
-    num_points: int = 10,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Frechet physics distance extrapolated to infinite N (arXiv:2211.10295).
-
-    Features are standardised with ``real``'s mean and std. The Frechet distance is computed on
-    random subsets of sizes from ``min_samples`` to ``max_samples`` (at most the available
-    showers), fitted linearly in 1/N, and the intercept is returned with its standard error.
-
-    Args:
-        real, gen: (N, F) high-level features.
-    Returns:
-        (FPD, error).
-    """
-    real, gen = _features(real, "real"), _features(gen, "gen")
-    mu, sd = real.mean(0), real.std(0)
-    sd = np.where(sd > 0, sd, 1.0)
-    real, gen = (real - mu) / sd, (gen - mu) / sd
-    rng = np.random.default_rng(seed)
-    n_max = min(max_samples, len(real), len(gen))
-    n_min = min(min_samples, n_max)
-    sizes = np.unique(np.linspace(n_min, n_max, num_points).astype(int))
-    vals = []
-    for n in sizes:
-        a = real[rng.choice(len(real), n, replace=False)]
-        b = gen[rng.choice(len(gen), n, replace=False)]
-        vals.append(_frechet(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)))
-    vals = np.asarray(vals)
-    if len(sizes) < 2:
-        return float(vals[0]), float("nan")
-    if len(sizes) > 2:
-        coef, cov = np.polyfit(1.0 / sizes, vals, 1, cov=True)
-        return float(coef[1]), float(np.sqrt(cov[1, 1]))
-    return float(np.polyfit(1.0 / sizes, vals, 1)[1]), float("nan")
-
-
-def _mmd_poly_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 4) -> float:
-    d = x.shape[1]
-    kxx = (x @ x.T / d + 1.0) ** degree
-    kyy = (y @ y.T / d + 1.0) ** degree
-    kxy = (x @ y.T / d + 1.0) ** degree
-    m, n = len(x), len(y)
-    sxx = (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
-    syy = (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-    return float(sxx + syy - 2.0 * kxy.mean())
-
-
-def kpd(
-    real: np.ndarray, gen: np.ndarray, *, num_batches: int = 10, batch_size: int = 5000, seed: int = 0
-) -> tuple[float, float]:
-    """Kernel physics distance (arXiv:2211.10295): unbiased MMD^2 with the kernel
-    ``(x.y/d + 1)^4`` on standardised features, median and half the interquartile range over
-    ``num_batches`` random batches. Returns (KPD, spread)."""
-    real, gen = _features(real, "real"), _features(gen, "gen")
-    mu, sd = real.mean(0), real.std(0)
-    sd = np.where(sd > 0, sd, 1.0)
-    real, gen = (real - mu) / sd, (gen - mu) / sd
-    rng = np.random.default_rng(seed)
-    bs = min(batch_size, len(real), len(gen))
-    vals = [
-        _mmd_poly_unbiased(real[rng.choice(len(real), bs, replace=False)], gen[rng.choice(len(gen), bs, replace=False)])
-        for _ in range(num_batches)
-    ]
-    q25, q50, q75 = np.quantile(vals, [0.25, 0.5, 0.75])
-    return float(q50), float(0.5 * (q75 - q25))
-
 
 # ---------------------------------------------------------------------------- evaluation classifier
 

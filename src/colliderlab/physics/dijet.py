@@ -106,9 +106,9 @@ def dijet_chunk(kind: str, config: DijetConfig, chunk: int) -> dict[str, np.ndar
         ``tau`` (N, 2, 3) float64 N-subjettiness tau_1..3 of those jets,
         ``n_generated`` () int64 events generated, ``seconds`` (3,) pythia / detector / jets.
     """
-    from colliderlab.features.observables import nsubjettiness
     from colliderlab.physics.detector import apply_detector, load_card
     from colliderlab.physics.generator import _pack, _pythia, chunk_seed, final_state_particles
+    from colliderlab.physics.substructure import nsubjettiness
 
     py = _pythia(pythia_settings(kind, config))
     py.rndm.init(chunk_seed(config.seed, f"dijet-{kind}", chunk))

@@ -155,7 +155,7 @@ class ExperimentConfig:
     """A whole experiment. ``representation`` is ``{kind: ..., options...}``; empty picks the
     model's default representation. ``quantization`` (e.g. ``{weights: "ap_fixed<8,2>",
     activations: "ap_fixed<10,5>"}``) trains the model quantisation-aware
-    (:func:`colliderlab.export.quantize.prepare_qat`); empty trains in floating point."""
+    (:func:`colliderlab.nn.quant.prepare_qat`); empty trains in floating point."""
 
     name: str = "experiment"
     data: DataConfig = field(default_factory=DataConfig)
@@ -235,7 +235,7 @@ def experiment_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
         raise TypeError("'model.options' must be a mapping of model-config fields to values")
     quant = d.get("quantization") or {}
     if quant:
-        from colliderlab.export.quantize import QuantConfig
+        from colliderlab.nn.quant import QuantConfig
 
         quant = QuantConfig.from_dict(quant).to_dict()  # unknown keys / bad formats fail here
     return ExperimentConfig(
@@ -338,7 +338,8 @@ def _cache_dir(data: DataConfig, path: str) -> Path | None:
 
 
 def _datasets(cfg: ExperimentConfig, progress: bool) -> tuple[Any, Any, Any, Any]:
-    from colliderlab.data.dataset import build_dataset, split_indices
+    from colliderlab.data.dataset import split_indices
+    from colliderlab.features.build import build_dataset
 
     d = cfg.data
     if not d.path:
@@ -588,7 +589,7 @@ def run_experiment(
         meta["model_config"] = _plain(asdict(mconf))
         meta["quantization"] = dict(cfg.quantization) or None
         if cfg.quantization:
-            from colliderlab.export.quantize import QuantConfig, prepare_qat
+            from colliderlab.nn.quant import QuantConfig, prepare_qat
 
             prepare_qat(model, QuantConfig.from_dict(cfg.quantization))
         trainer = Trainer(model, cfg.trainer, run_dir, meta=meta)
@@ -807,7 +808,7 @@ class LoadedRun:
 
     def _dataset(self, jets_path: str | os.PathLike, progress: bool) -> tuple[Any, np.ndarray | None]:
         """The standardised dataset of a file and its labels (class indices or targets)."""
-        from colliderlab.data.dataset import build_dataset
+        from colliderlab.features.build import build_dataset
 
         name = self.target["name"] if self.target else None
         ds, _ = build_dataset(jets_path, self.representation, progress=progress, target=name)
@@ -886,7 +887,7 @@ def load_run(run_dir: str | os.PathLike, *, checkpoint: str = "best", device: st
         ) from None
     model = model_from_config(ck["model_name"], ck["model_config"])
     if ck.get("quantization"):
-        from colliderlab.export.quantize import QuantConfig, prepare_qat
+        from colliderlab.nn.quant import QuantConfig, prepare_qat
 
         prepare_qat(model, QuantConfig.from_dict(ck["quantization"]))
     model.load_state_dict(state)
