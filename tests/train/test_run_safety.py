@@ -265,7 +265,7 @@ def test_legacy_run_is_refused_everywhere_then_converted(run, trained, toptag_fi
 
 
 def test_legacy_scorer_file_is_refused_and_converted(tmp_path):
-    from colliderlab.anomaly import event_ae as ea
+    from colliderlab.anomaly import event_ae_train as ea
     from colliderlab.models.registry import create_model
 
     model = create_model("anomaly_ae", "lite", n_features=6).eval()
