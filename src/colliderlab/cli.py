@@ -10,7 +10,7 @@
     colliderlab evaluate RUN_DIR --data FILE
     colliderlab predict RUN_DIR --data FILE --out SCORES.h5
     colliderlab convert-run RUN_DIR [--keep-legacy]   # old pickled checkpoints -> safetensors + JSON
-    colliderlab benchmark toptag [--n-jets N] [--models a,b] [--ensemble K] [--json]
+    colliderlab benchmark toptag [--n-jets N] [--models a,b] [--ensemble K] [--heldout N] [--json]
     colliderlab export RUN_DIR --to onnx|torch-export|hls4ml|conifer [--data FILE]
                       [--config OPTIONS.yaml] [--set key=value ...]
     colliderlab calo simulate --geometry calogan --particles gamma,pi0 --n 10000 --out showers.h5
@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--json", action="store_true", help="print one JSON object {models: [...]}")
     p.add_argument("--no-train", action="store_true", help="only summarise the trainings already in --out-dir")
+    p.add_argument("--heldout", type=int, help="also score every tagger on N jets of an independent sample in "
+                   "the public top-tagging layout (another Pythia seed), beside its test AUC")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -329,7 +331,7 @@ def _cmd_benchmark(a: argparse.Namespace) -> int:
     given = {
         "n_jets": a.n_jets, "ensemble": a.ensemble, "preset": a.preset, "epochs": a.epochs,
         "detector": a.detector, "workers": a.workers, "out_dir": a.out_dir, "data_dir": a.data_dir,
-        "device": a.device,
+        "device": a.device, "heldout": a.heldout,
     }
     cfg = BenchmarkConfig(
         **{k: v for k, v in given.items() if v is not None},
@@ -340,7 +342,8 @@ def _cmd_benchmark(a: argparse.Namespace) -> int:
         keys = ("model", "auc", "accuracy", "rejection_at_0.3", "rejection_at_0.5", "params",
                 "train_seconds", "inference_jets_per_second")
         rows = [{k: r[k] for k in keys} for r in result["models"]]
-        print(json.dumps({"models": rows, "sample": result["sample"]}, default=float))
+        extra = {k: result[k] for k in ("gaps", "heldout") if k in result}
+        print(json.dumps({"models": rows, "sample": result["sample"], **extra}, default=float))
     else:
         print(format_table(result))
     return 0

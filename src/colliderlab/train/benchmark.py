@@ -49,6 +49,8 @@ MODEL_SETUPS: dict[str, dict[str, Any]] = {
     "part": {"representation": _PARTICLES, "trainer": {**_GRAPH_TRAINER, "lr": 1e-3}},
 }
 DEFAULT_MODELS = ("cut_based", "bdt", "dnn", "pfn", "particlenet", "part")
+# Taggers on jet observables: the particle-level models' AUC gaps are measured against the best of them.
+OBSERVABLE_BASELINES = ("cut_based", "fisher", "logistic", "efp_linear", "bdt", "dnn", "nsub_dnn")
 COLUMNS = ("auc", "accuracy", "rejection_at_0.3", "rejection_at_0.5")
 
 
@@ -73,6 +75,7 @@ class BenchmarkConfig:
     device: str = "auto"
     progress: bool = True
     train: bool = True  # False: only summarise the trainings already on disk
+    heldout: int = 0  # jets of an independent public-format sample every tagger is also scored on (0: none)
     trainer_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
@@ -188,11 +191,52 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
         "detector": cfg.detector, "mpi": cfg.mpi, "ensemble": cfg.ensemble, "preset": cfg.preset,
     }
     out = {"models": rows, "sample": sample_info}
+    _checks(cfg, rows, out)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     tmp = Path(cfg.out_dir) / ".summary.json.tmp"
     tmp.write_text(json.dumps(out, indent=2, default=float))
     os.replace(tmp, Path(cfg.out_dir) / "summary.json")
     return out
+
+
+def _checks(cfg: BenchmarkConfig, rows: list[dict[str, Any]], out: dict[str, Any]) -> None:
+    """The ranking gaps (paired bootstrap on the test split) and, with ``cfg.heldout``, every
+    tagger's AUC on an independent public-format sample beside its test AUC (seed 0 runs)."""
+    from colliderlab.train import heldout as ho
+
+    runs = {r["model"]: Path(cfg.out_dir) / r["model"] / "seed0" for r in rows}
+    runs = {m: d for m, d in runs.items() if (d / "test_scores.h5").exists()}
+    out["gaps"] = ho.ranking_gaps(runs, OBSERVABLE_BASELINES, seed=cfg.seed)
+    if not cfg.heldout:
+        return
+    path = ho.ensure_public_toptag_sample(cfg.heldout, cfg.data_dir, detector=cfg.detector, mpi=cfg.mpi,
+                                          seed=cfg.seed, workers=cfg.workers or os.cpu_count() or 1,
+                                          progress=cfg.progress)
+    out["heldout"] = {"path": str(path), "models": {m: ho.heldout_check(d, path, seed=cfg.seed) for m, d in runs.items()}}
+
+
+def _counts(rejection: float, n_bkg: int | None) -> str:
+    """' (k/N bkg)': how many background test jets pass the cut behind a rejection."""
+    if not n_bkg or not math.isfinite(rejection) or rejection <= 0:
+        return ""
+    return f" ({round(n_bkg / rejection)}/{n_bkg:,})"
+
+
+def format_checks(result: Mapping[str, Any]) -> str:
+    """The ranking gaps and the held-out AUCs under the table (empty when there are none)."""
+    lines = []
+    for m, g in result.get("gaps", {}).items():
+        verdict = "above" if g["significant"] else "NOT significantly above"
+        lines.append(f"- {m} - {g['reference']}: AUC {g['diff']:+.4f} +- {g['std']:.4f} (paired bootstrap): {verdict}")
+    held = result.get("heldout")
+    if held:
+        lines += ["", f"Held-out: every tagger on {held['path']} (public top-tagging layout, another Pythia seed)", "",
+                  "| model | AUC test | AUC held-out | difference | within max(0.005, 2 sigma) |", "|---|---|---|---|---|"]
+        for m, h in held["models"].items():
+            lines.append(f"| {m} | {h['auc_test']:.4f} ({h['auc_test_std']:.4f}) | {h['auc_heldout']:.4f} "
+                         f"({h['auc_heldout_std']:.4f}) | {h['delta']:+.4f} ({h['delta_std']:.4f}) | "
+                         f"{'yes' if h['within'] else 'NO'} |")
+    return "\n".join(lines)
 
 
 def format_table(result: Mapping[str, Any]) -> str:
@@ -201,7 +245,8 @@ def format_table(result: Mapping[str, Any]) -> str:
     lines = [
         f"Top tagging, toptag preset, detector {s['detector']}, MPI {'on' if s['mpi'] else 'off'}, "
         f"{s['n_jets']} jets ({s.get('n_train')} train / {s.get('n_test')} test), "
-        f"K = {s['ensemble']} trainings per model ({s['preset']} configs); median (std) over K",
+        f"K = {s['ensemble']} trainings per model ({s['preset']} configs); median (std) over K; rejections with "
+        "(background test jets passing / background test jets): a handful of jets is counting noise",
         "",
         "| model | K | AUC | accuracy | 1/eB @ eS=0.3 | 1/eB @ eS=0.5 | params | train s | jets/s (b=1024) | jets/s (b=1) |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -215,14 +260,16 @@ def format_table(result: Mapping[str, Any]) -> str:
                 n_bkg = r.get("n_background_test")
                 return f"> {n_bkg:,}" if n_bkg else "inf"
             spread = math.isfinite(sd) and r.get("k", s["ensemble"]) > 1  # no spread from one training
-            return f"{v:{fmt}} ({sd:{fmt}})" if spread else f"{v:{fmt}}"
+            text = f"{v:{fmt}} ({sd:{fmt}})" if spread else f"{v:{fmt}}"
+            return text + (_counts(v, r.get("n_background_test")) if key.startswith("rejection") else "")
 
         lines.append(
             f"| {r['model']} | {r.get('k', s['ensemble'])} | {cell('auc', '.4f')} | {cell('accuracy', '.4f')} | {cell('rejection_at_0.3', '.0f')} | "
             f"{cell('rejection_at_0.5', '.1f')} | {r['params']:,} | {r['train_seconds']:.0f} | "
             f"{r['inference_jets_per_second']:,.0f} | {r['inference_jets_per_second_batch1']:,.0f} |"
         )
-    return "\n".join(lines)
+    checks = format_checks(result)
+    return "\n".join(lines) + ("\n\n" + checks if checks else "")
 
 
 def parse_models(text: str | Sequence[str] | None) -> tuple[str, ...]:
