@@ -91,12 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="jet file (any format colliderlab reads)")
     p.add_argument("--out-dir", help="where results.json and plots go (default RUN_DIR/eval-<file>)")
     p.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamplings for uncertainties")
+    p.add_argument("--allow-missing", metavar="FIELD,...", default="",
+                   help="input fields the file may lack (e.g. charge,pid,d0,dz): filled with zeros on purpose "
+                        "and recorded in the output; without it such a file is refused")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("predict", help="write class probabilities of every jet of a file to HDF5")
     p.add_argument("run_dir")
     p.add_argument("--data", required=True, help="jet file (any format colliderlab reads)")
     p.add_argument("--out", required=True, help="output HDF5: scores (N, C), labels (N,) when known")
+    p.add_argument("--allow-missing", metavar="FIELD,...", default="",
+                   help="input fields the file may lack (e.g. charge,pid,d0,dz): filled with zeros on purpose "
+                        "and recorded in the output; without it such a file is refused")
 
     p = sub.add_parser(
         "convert-run",
@@ -175,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default RUN_DIR/export)")
     p.add_argument("--data", help="jets for the parity check (default: the run's training file)")
     p.add_argument("--n-jets", type=int, default=256, help="jets compared in the parity check")
+    p.add_argument("--allow-missing", metavar="FIELD,...", default="",
+                   help="input fields the file may lack (e.g. charge,pid,d0,dz): filled with zeros on purpose "
+                        "and recorded in the output; without it such a file is refused")
     p.add_argument("--config", help="YAML of format options (hls4ml: precision, reuse factor, per-layer ...)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="one format option, e.g. --set reuse_factor=2 (repeatable)")
@@ -217,7 +226,8 @@ def _cmd_generate(a: argparse.Namespace) -> int:
         given["extra_settings"] = tuple(a.pythia)
     config = GenConfig(**{**base, **given})
     report = generate_dataset(
-        processes, config, a.n_jets, a.out, workers=a.workers, overwrite=a.overwrite, progress=not a.quiet
+        processes, config, a.n_jets, a.out, workers=a.workers, overwrite=a.overwrite, progress=not a.quiet,
+        preset=a.preset or None,
     )
     print(report.summary())
     return 0
@@ -291,7 +301,8 @@ def _cmd_train(a: argparse.Namespace) -> int:
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from colliderlab.train.experiment import evaluate_run
 
-    res = evaluate_run(a.run_dir, a.data, out_dir=a.out_dir, progress=not a.json, bootstrap=a.bootstrap)
+    res = evaluate_run(a.run_dir, a.data, out_dir=a.out_dir, progress=not a.json, bootstrap=a.bootstrap,
+                       allow_missing=a.allow_missing)
     if a.json:
         print(json.dumps(res, default=float))
     else:
@@ -303,7 +314,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 def _cmd_predict(a: argparse.Namespace) -> int:
     from colliderlab.train.experiment import predict_run
 
-    out = predict_run(a.run_dir, a.data, a.out)
+    out = predict_run(a.run_dir, a.data, a.out, allow_missing=a.allow_missing)
     print(f"wrote {out}")
     return 0
 
@@ -362,7 +373,8 @@ def _cmd_export(a: argparse.Namespace) -> int:
         if not isinstance(options, dict):
             raise TypeError(f"{a.config} must hold a mapping of option names to values")
     options = apply_overrides(options, a.overrides)
-    res = export_run(a.run_dir, a.to, out_dir=a.out, data=a.data, n_jets=a.n_jets, options=options)
+    res = export_run(a.run_dir, a.to, out_dir=a.out, data=a.data, n_jets=a.n_jets, options=options,
+                     allow_missing=a.allow_missing)
     if a.json:
         print(json.dumps(res, default=float))
     else:

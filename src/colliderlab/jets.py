@@ -10,12 +10,13 @@ JetClass flags (arXiv:2202.03772): charged hadron, neutral hadron, photon, elect
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
+from dataclasses import fields as _dataclass_fields
 from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["ParticleID", "JetBatch", "pid_from_pdg"]
+__all__ = ["ParticleID", "JetBatch", "ALL_FIELDS", "pid_from_pdg"]
 
 
 class ParticleID(IntEnum):
@@ -46,6 +47,12 @@ def pid_from_pdg(pdg: np.ndarray, charge: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Every per-particle and per-jet array field of a :class:`JetBatch`, in storage order.
+ALL_FIELDS: frozenset[str] = frozenset(
+    ("p4", "mask", "charge", "pid", "d0", "dz", "jet_p4", "label", "truth_p4", "truth_pdg")
+)
+
+
 @dataclass
 class JetBatch:
     """N jets with padded constituents.
@@ -61,6 +68,11 @@ class JetBatch:
         truth_p4:  (N, 4) float64, matched truth particle (top, W, Z, H, hard parton); zeros if none
         truth_pdg: (N,) int32, PDG id of the matched truth particle (0 if none)
         label_names: class names, ``label_names[label[i]]`` is jet i's class
+        fields:    the array fields the source actually carried (a subset of :data:`ALL_FIELDS`);
+                   the others hold zeros filled in by the reader. Default: all of them, for code
+                   that builds batches itself. Not an array: :meth:`arrays` leaves it out,
+                   slicing and :meth:`truncate` keep it, :meth:`concatenate` intersects it. A jet
+                   axis a reader derives (the sum of the constituents) counts as carried.
     """
 
     p4: np.ndarray
@@ -74,6 +86,7 @@ class JetBatch:
     truth_p4: np.ndarray
     truth_pdg: np.ndarray
     label_names: tuple[str, ...] = field(default_factory=tuple)
+    fields: frozenset[str] = ALL_FIELDS
 
     # Per-jet arrays (first axis N) that are not constituent-level.
     JET_FIELDS = ("jet_p4", "label", "truth_p4", "truth_pdg")
@@ -81,6 +94,10 @@ class JetBatch:
 
     def __post_init__(self) -> None:
         self.label_names = tuple(self.label_names)
+        self.fields = frozenset(self.fields)
+        unknown = sorted(self.fields - ALL_FIELDS)
+        if unknown:
+            raise ValueError(f"JetBatch.fields has unknown name(s) {unknown}; valid: {', '.join(sorted(ALL_FIELDS))}")
         if self.p4.ndim != 3 or self.p4.shape[-1] != 4:
             raise ValueError(f"JetBatch.p4 must have shape (N, P, 4), got {self.p4.shape}")
         n, p = self.p4.shape[:2]
@@ -112,8 +129,11 @@ class JetBatch:
         return cls.zeros(0, n_particles, label_names)
 
     @classmethod
-    def zeros(cls, n: int, n_particles: int, label_names: tuple[str, ...] = ()) -> JetBatch:
-        """An all-padding batch of ``n`` jets (for readers to fill in)."""
+    def zeros(
+        cls, n: int, n_particles: int, label_names: tuple[str, ...] = (), fields: frozenset[str] = ALL_FIELDS
+    ) -> JetBatch:
+        """An all-padding batch of ``n`` jets (for readers to fill in); ``fields``: what the
+        reader will fill from its source."""
         return cls(
             p4=np.zeros((n, n_particles, 4), np.float32),
             mask=np.zeros((n, n_particles), bool),
@@ -126,11 +146,20 @@ class JetBatch:
             truth_p4=np.zeros((n, 4), np.float64),
             truth_pdg=np.zeros(n, np.int32),
             label_names=label_names,
+            fields=fields,
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """All array fields by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "label_names"}
+        """All array fields by name (``label_names`` and ``fields`` are not arrays)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in _dataclass_fields(self)
+            if f.name not in ("label_names", "fields")
+        }
+
+    def with_fields(self, fields: frozenset[str] | set[str]) -> JetBatch:
+        """The same arrays, with ``fields`` narrowed to those also in ``fields``."""
+        return replace(self, fields=self.fields & frozenset(fields))
 
     def __getitem__(self, index) -> JetBatch:
         """Select jets (slice, integer array or boolean mask); keeps ``label_names``."""
@@ -155,7 +184,8 @@ class JetBatch:
 
     @staticmethod
     def concatenate(batches: list[JetBatch]) -> JetBatch:
-        """Join batches along the jet axis (padding to the largest P); label names must agree."""
+        """Join batches along the jet axis (padding to the largest P); label names must agree.
+        The result carries the fields every batch carried."""
         if not batches:
             raise ValueError("JetBatch.concatenate needs at least one batch")
         names = batches[0].label_names
@@ -165,4 +195,5 @@ class JetBatch:
         p = max(b.n_particles for b in batches)
         batches = [b.truncate(p) for b in batches]
         arrays = {k: np.concatenate([b.arrays()[k] for b in batches]) for k in batches[0].arrays()}
-        return JetBatch(**arrays, label_names=names)
+        carried = frozenset.intersection(*(b.fields for b in batches))
+        return JetBatch(**arrays, label_names=names, fields=carried)

@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["DataFormatError", "READ_ERRORS", "reading"]
+__all__ = ["DataFormatError", "MissingFieldsError", "READ_ERRORS", "reading"]
 
 
 class DataFormatError(ValueError):
@@ -22,6 +22,30 @@ class DataFormatError(ValueError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class MissingFieldsError(DataFormatError):
+    """A file lacks per-particle or per-jet fields that a trained model reads.
+
+    Attributes:
+        path: the file.
+        format: its jet format (``"toptag"``, ``"quark-gluon"``, ...).
+        missing: the fields the model reads and the file does not carry (sorted).
+        carried: the fields the file carries (sorted).
+    """
+
+    def __init__(self, path: object, format: str, missing: tuple[str, ...], carried: tuple[str, ...],
+                 reader: str = "the model") -> None:
+        self.format = format
+        self.missing = tuple(missing)
+        self.carried = tuple(carried)
+        super().__init__(
+            path,
+            f"{reader} reads field(s) {', '.join(self.missing)}, which this {format!r} file does not carry "
+            f"(it carries {', '.join(self.carried)}); pass --allow-missing {','.join(self.missing)} "
+            "(allow_missing=...) to fill them with zeros on purpose, knowing that the scores then differ "
+            "from those on data that carries them",
+        )
 
 
 #: What h5py, numpy, zipfile and uproot raise for a damaged file (uproot's DeserializationError is

@@ -69,11 +69,18 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def provenance(processes: Sequence[str], config: GenConfig, n_jets: int) -> dict:
-    """Everything needed to say how a file was made (stored as the file's ``provenance``)."""
+def provenance(processes: Sequence[str], config: GenConfig, n_jets: int, preset: str | None = None) -> dict:
+    """Everything needed to say how a file was made (stored as the file's ``provenance``).
+
+    With ``preset``, ``provenance["preset"]`` holds its name, description and information content
+    (:meth:`colliderlab.physics.processes.Preset.information`): the fields of the public dataset
+    it mimics, against which ``features: auto`` resolves.
+    """
     from colliderlab.physics.detector import card_to_dict, load_card
 
+    extra = {"preset": get_preset(preset).information()} if preset else {}
     return {
+        **extra,
         "generator": "pythia8mc + fastjet (colliderlab.physics.generator)",
         "config": asdict(config),
         "processes": {
@@ -132,6 +139,7 @@ def generate_dataset(
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
+    preset: str | None = None,
 ) -> GenerationReport:
     """Generate ``n_jets`` accepted jets per process into one shuffled HDF5 file.
 
@@ -143,6 +151,8 @@ def generate_dataset(
         workers: local worker processes (1 = run in this process).
         overwrite: replace an existing ``out``.
         progress: show a progress bar.
+        preset: the preset these settings come from (recorded in the provenance with its
+            information content; None for custom processes).
 
     Returns:
         A :class:`GenerationReport`.
@@ -153,6 +163,8 @@ def generate_dataset(
     processes = tuple(processes)
     for p in processes:
         get_process(p)
+    if preset is not None:
+        get_preset(preset)
     load_card(config.detector)  # fail early on an unknown card
     if n_jets <= 0:
         raise ValueError(f"n_jets must be positive, got {n_jets}")
@@ -270,7 +282,7 @@ def generate_dataset(
         out,
         n_particles=config.n_particles,
         label_names=processes,
-        attrs={"provenance": provenance(processes, config, n_jets)},
+        attrs={"provenance": provenance(processes, config, n_jets, preset)},
         overwrite=overwrite,
     ) as w:
         w.append(full)
@@ -320,5 +332,5 @@ def generate_preset(
     p = get_preset(preset)
     config = GenConfig(**{**p.overrides, **(overrides or {})})
     return generate_dataset(
-        p.processes, config, n_jets, out, workers=workers, overwrite=overwrite, progress=progress
+        p.processes, config, n_jets, out, workers=workers, overwrite=overwrite, progress=progress, preset=preset
     )

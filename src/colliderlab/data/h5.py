@@ -17,9 +17,12 @@ dataset           shape           dtype      meaning
 ``truth_pdg``     (N,)            int32      its PDG id (0: none)
 ================  ==============  =========  ==================================================
 
-Root attributes: ``format``, ``schema_version``, ``label_names`` (JSON list), ``n_jets``,
+Root attributes: ``format``, ``schema_version``, ``label_names`` (JSON list), ``fields`` (JSON
+list: the fields the written batches carried, :attr:`JetBatch.fields`; a file without it carries
+all of them), ``n_jets``,
 ``n_particles``, ``created`` (UTC ISO time) and ``provenance`` (JSON: generator settings,
-process recipes, detector card, seed and package versions). Angles are radians; Delta R in
+process recipes, detector card, seed, package versions and, for a preset, the preset's name and
+information content, see :func:`colliderlab.data.generate.provenance`). Angles are radians; Delta R in
 colliderlab uses the rapidity, as FastJet does.
 
 Datasets are chunked along N, gzip-compressed and fletcher32-checksummed (a flipped bit fails
@@ -40,7 +43,7 @@ import numpy as np
 
 from colliderlab.data.errors import DataFormatError, reading
 from colliderlab.data.formats._common import check_labels, check_lengths, dataset, open_hdf5
-from colliderlab.jets import JetBatch
+from colliderlab.jets import ALL_FIELDS, JetBatch
 
 __all__ = [
     "FORMAT",
@@ -146,6 +149,7 @@ class H5Writer(AtomicH5Writer):
         self.chunk_rows = int(chunk_rows)
         self.compression = compression
         self.n_jets = 0
+        self.fields = ALL_FIELDS  # narrowed to what every appended batch carried
 
     def _create(self, f: Any) -> None:
         p = self.n_particles
@@ -180,6 +184,7 @@ class H5Writer(AtomicH5Writer):
         if batch.label_names and self.label_names and batch.label_names != self.label_names:
             raise ValueError(f"batch label_names {batch.label_names} differ from the file's {self.label_names}")
         batch = batch.truncate(self.n_particles)
+        self.fields = self.fields & batch.fields
         n = len(batch)
         for name, arr in batch.arrays().items():
             ds = f[name]
@@ -193,6 +198,7 @@ class H5Writer(AtomicH5Writer):
             "schema_version": SCHEMA_VERSION,
             # fixed-length, so that it lives in the checksummed object header
             "label_names": np.bytes_(json.dumps(list(self.label_names)).encode()),
+            "fields": np.bytes_(json.dumps(sorted(self.fields)).encode()),
             "n_jets": self.n_jets,
             "n_particles": self.n_particles,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -233,6 +239,21 @@ def _label_names(path: Path, f: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _fields(path: Path, f: Any) -> frozenset[str]:
+    """The ``fields`` attribute (all fields for files written before it existed)."""
+    raw = f.attrs.get("fields")
+    if raw is None:
+        return ALL_FIELDS
+    try:
+        names = json.loads(raw) if isinstance(raw, str | bytes) else None
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not set(names) <= ALL_FIELDS:
+        raise DataFormatError(path, f"attribute fields={raw!r} is not a JSON list of JetBatch fields "
+                                    f"({', '.join(sorted(ALL_FIELDS))})")
+    return frozenset(names)
+
+
 def _check_schema(path: Path, f: Any) -> None:
     fmt = f.attrs.get("format")
     if fmt != FORMAT:
@@ -264,7 +285,7 @@ def read_h5_attrs(path: str | os.PathLike) -> dict[str, Any]:
     """Root attributes, with ``label_names`` and ``provenance`` decoded from JSON."""
     with _open(path) as f, reading(path):
         out = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
-        for k in ("label_names", "provenance"):
+        for k in ("label_names", "provenance", "fields"):
             if k in out:
                 out[k] = json.loads(out[k])
     return out
@@ -282,12 +303,13 @@ def _read(f, path, start: int, stop: int | None) -> JetBatch:
     start = max(0, min(start, stop))
     with reading(path):
         label_names = _label_names(Path(path), f)
+        carried = _fields(Path(path), f)
         try:
             arrays = {k: f[k][start:stop] for k in _FIELDS}
         except OSError as e:  # a chunk that cannot be decompressed or fails its checksum
             raise DataFormatError(path, f"cannot read rows {start}:{stop} (truncated or corrupt?): {e}") from None
         arrays["label"] = check_labels(path, arrays["label"], label_names, "dataset 'label'")
-        return JetBatch(**arrays, label_names=label_names)
+        return JetBatch(**arrays, label_names=label_names, fields=carried)
 
 
 def read_h5(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> JetBatch:

@@ -20,6 +20,7 @@ batch sizes and particle counts; ``max_abs_diff_scores`` compares softmax scores
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ def export_run(
     data: str | os.PathLike | None = None,
     n_jets: int = 256,
     options: dict[str, Any] | None = None,
+    allow_missing: str | Sequence[str] = (),
 ) -> dict[str, Any]:
     """Export a trained run; returns (and writes) the ``<format>.json`` summary.
 
@@ -56,12 +58,15 @@ def export_run(
             file (ONNX/torch.export need jets; hls4ml/conifer skip the comparison without them).
         n_jets: how many of its first jets to compare on.
         options: format-specific settings (hls4ml: an ``HLSConfig`` dict; conifer: precision ...).
+        allow_missing: input fields ``data`` may lack (zeros filled on purpose); any other field
+            the run reads and ``data`` lacks is refused (:mod:`colliderlab.train.contract`).
     Raises:
         KeyError: an unknown format (the valid ones are listed).
         colliderlab.export.onnx.ExportError: the model cannot be expressed in that format.
     """
     if to not in FORMATS:
         raise KeyError(f"unknown export format {to!r}; valid: {', '.join(FORMATS)}")
+    from colliderlab.train.contract import check_run_inputs, with_allow_missing
     from colliderlab.train.experiment import load_run
 
     run_dir = Path(run_dir)
@@ -72,6 +77,8 @@ def export_run(
     if data is None:  # compare on the run's own training file when it is still there
         train_file = (run.config.get("data") or {}).get("path")
         data = train_file if train_file and Path(train_file).exists() else None
+    if data is not None:  # the input contract: refuse a file that lacks a field the run reads
+        check_run_inputs(with_allow_missing(run, allow_missing), data)
     if to == "hls4ml":
         from colliderlab.export.hls import HLSConfig, export_hls_run
 

@@ -78,7 +78,10 @@ def build_dataset(
 
     A representation whose options depend on the data (``features="auto"``) is resolved on the
     jets first (``representation.resolve(jets)``), and the resolved config is returned, so that
-    evaluation on another file computes exactly the same features.
+    evaluation on another file computes exactly the same features. For a file generated from a
+    preset the jets' ``fields`` are first narrowed to the preset's information content (the public
+    dataset's fields, :func:`colliderlab.data.contract.information_content`), so that ``auto``
+    picks what the public files support, not what the generator happened to store.
 
     With ``target`` (a name from :data:`colliderlab.features.targets.TARGETS`) the labels are
     that per-jet quantity, (J, 1) float32, for a regression head; ``class_names`` still names the
@@ -104,7 +107,12 @@ def build_dataset(
     jets = None
     if hasattr(representation, "resolve"):
         jets = reader(path, start=start, stop=stop)
-        representation = representation.resolve(jets)
+        if source == "jets":  # "auto" options follow the information content of a preset's dataset
+            from colliderlab.data.contract import narrow_to_content
+
+            representation = representation.resolve(narrow_to_content(jets, path))
+        else:
+            representation = representation.resolve(jets)
     rep_dict = representation_to_dict(representation)
     cache = None
     if cache_dir is not None:

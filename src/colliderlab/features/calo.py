@@ -121,6 +121,10 @@ class CaloCellsConfig:
     def feature_names(self) -> list[str]:
         return []
 
+    def input_fields(self) -> frozenset[str]:
+        """The :class:`~colliderlab.physics.calo.CaloShowers` fields read (showers, not jets)."""
+        return frozenset(("showers", "incident_energy", "angle"))
+
 
 @register_representation
 @dataclass(frozen=True)
@@ -151,6 +155,10 @@ class CaloFeaturesConfig:
 
     def dims(self, arrays: dict[str, np.ndarray]) -> dict[str, int]:
         return {"n_features": int(arrays["x"].shape[1])}
+
+    def input_fields(self) -> frozenset[str]:
+        """The :class:`~colliderlab.physics.calo.CaloShowers` fields read: the cells only."""
+        return frozenset(("showers",))
 
     def resolve(self, showers: Any) -> CaloFeaturesConfig:
         """Fix the geometry from the file, so other files are read with the same features."""

@@ -481,3 +481,7 @@ class EFPConfig:
 
     def feature_names(self) -> tuple[str, ...]:
         return tuple(graph_name(c) for c in efp_graphs(self.max_degree, self.connected_only))
+
+    def input_fields(self) -> frozenset[str]:
+        """The JetBatch fields read: the constituents' four-vectors."""
+        return frozenset(("p4", "mask"))

@@ -1,8 +1,11 @@
 """High-level representations: a vector of observables per jet (kinds ``observables``, ``nsub``).
 
 * ``observables``: any names accepted by
-  :func:`colliderlab.features.observables.compute_observables` (default: the 18 inputs of the
-  demo BDT: masses, multiplicities, N-subjettiness ratios, energy-correlator ratios, girth, pT_D).
+  :func:`colliderlab.features.observables.compute_observables`. The default, ``auto``, resolves
+  on the training jets to the 18 inputs of the demo BDT (masses, multiplicities, N-subjettiness
+  ratios, energy-correlator ratios, girth, pT_D) when they carry ``charge``, and to those without
+  the charge-based ones (``n_charged``) when they do not: the public top-tagging files and the
+  ``toptag`` preset carry four-vectors only.
 * ``nsub``: the M-body N-subjettiness basis of Datta & Larkoski (arXiv:1704.08249), used for top
   tagging in arXiv:1807.04769:
   ``{tau_1^(0.5), tau_1^(1), tau_1^(2), ..., tau_{M-2}^(0.5), tau_{M-2}^(1), tau_{M-2}^(2),
@@ -16,7 +19,7 @@ Both give ``x`` (J, F) float32, standardised per feature.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -26,7 +29,7 @@ from colliderlab.features.particles import check_jets
 from colliderlab.features.representations import check_finite, register_representation
 from colliderlab.jets import JetBatch
 
-__all__ = ["DEFAULT_OBSERVABLES", "ObservablesConfig", "NSubConfig", "nsub_basis"]
+__all__ = ["DEFAULT_OBSERVABLES", "CHARGE_OBSERVABLES", "ObservablesConfig", "NSubConfig", "nsub_basis"]
 
 # The 18 observables of the BDT baseline (the demo's BDT_FEATURES): no jet pT/eta/phi, which only
 # reflect the selection.
@@ -51,6 +54,10 @@ DEFAULT_OBSERVABLES: tuple[str, ...] = (
     "ptd",
 )
 
+#: Observables that read the constituents' charges.
+CHARGE_OBSERVABLES: frozenset[str] = frozenset(("n_charged", "n_neutral", "jet_charge"))
+_FOUR_VECTORS = frozenset(("p4", "mask"))  # observables use the summed constituents as the jet
+
 _NSUB_BETAS = (0.5, 1.0, 2.0)
 
 
@@ -64,13 +71,15 @@ def _check_r0(kind: str, r0: float) -> None:
 class ObservablesConfig:
     """Jet observables by name (see :data:`colliderlab.features.observables.AVAILABLE_OBSERVABLES`).
 
-    Arrays: ``x`` (J, F) float32 in the order of ``names``.
+    ``names = "auto"`` (the default) is resolved on the training jets by :meth:`resolve`:
+    :data:`DEFAULT_OBSERVABLES`, without the :data:`CHARGE_OBSERVABLES` when the jets do not
+    carry ``charge``. Arrays: ``x`` (J, F) float32 in the order of ``names``.
     """
 
     kind: ClassVar[str] = "observables"
     standardize: ClassVar[tuple[str, ...]] = ("x",)
 
-    names: tuple[str, ...] = DEFAULT_OBSERVABLES
+    names: tuple[str, ...] = ("auto",)
     r0: float = 0.8
 
     def __post_init__(self) -> None:
@@ -78,6 +87,11 @@ class ObservablesConfig:
         object.__setattr__(self, "names", names)
         if not names:
             raise ValueError(f"{self.kind}: names must not be empty")
+        if "auto" in names:
+            if names != ("auto",):
+                raise ValueError(f"{self.kind}: 'auto' stands alone in names, got {list(names)}")
+            _check_r0(self.kind, self.r0)
+            return
         unknown = [n for n in names if n not in obs.AVAILABLE_OBSERVABLES]
         if unknown:
             raise ValueError(
@@ -86,18 +100,43 @@ class ObservablesConfig:
             )
         _check_r0(self.kind, self.r0)
 
+    @property
+    def resolved(self) -> bool:
+        return self.names != ("auto",)
+
+    def resolve(self, jets: JetBatch) -> ObservablesConfig:
+        """The config with ``names="auto"`` replaced by the default set these jets support."""
+        if self.resolved:
+            return self
+        names = DEFAULT_OBSERVABLES
+        if "charge" not in jets.fields:
+            names = tuple(n for n in names if n not in CHARGE_OBSERVABLES)
+        return replace(self, names=names)
+
     def compute(self, jets: JetBatch) -> dict[str, np.ndarray]:
         check_jets(jets, f"{self.kind} representation")
-        values = obs.compute_observables(jets, r0=self.r0, names=self.names)
-        out = {"x": np.stack([values[n] for n in self.names], axis=1).astype(np.float32)}  # (J, F)
+        names = self.resolve(jets).names
+        values = obs.compute_observables(jets, r0=self.r0, names=names)
+        out = {"x": np.stack([values[n] for n in names], axis=1).astype(np.float32)}  # (J, F)
         check_finite(out, what=f"{self.kind} representation")
         return out
 
     def dims(self, arrays: dict[str, np.ndarray]) -> dict[str, int]:
         return {"n_features": int(arrays["x"].shape[-1])}
 
+    def _check_resolved(self, what: str) -> None:
+        if not self.resolved:
+            raise ValueError(f"{self.kind} representation with names='auto' has no fixed {what} yet; "
+                             "call config.resolve(jets) first")
+
     def feature_names(self) -> tuple[str, ...]:
+        self._check_resolved("feature names")
         return self.names
+
+    def input_fields(self) -> frozenset[str]:
+        """The JetBatch fields read: four-vectors, and ``charge`` for :data:`CHARGE_OBSERVABLES`."""
+        self._check_resolved("input fields")
+        return _FOUR_VECTORS | ({"charge"} if CHARGE_OBSERVABLES & set(self.names) else set())
 
 
 def nsub_basis(n_body: int) -> tuple[tuple[int, float], ...]:
@@ -145,3 +184,7 @@ class NSubConfig:
 
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f"tau{n}_b{beta:g}" for n, beta in nsub_basis(self.n_body))
+
+    def input_fields(self) -> frozenset[str]:
+        """The JetBatch fields read: the constituents' four-vectors."""
+        return _FOUR_VECTORS

@@ -238,3 +238,9 @@ class ImageConfig:
 
     def feature_names(self) -> tuple[str, ...]:
         return self.channels
+
+    def input_fields(self) -> frozenset[str]:
+        """The JetBatch fields read: four-vectors and the jet axis, plus ``charge`` for the
+        charged/neutral channels."""
+        charged = any(c not in ("pt", "n") for c in self.channels)
+        return frozenset(("p4", "mask", "jet_p4", *(("charge",) if charged else ())))

@@ -5,10 +5,17 @@ jet axis. Feature sets (the last axis of ``x``):
 
 * ``"kinematic"`` (7): ``delta_eta, delta_phi, log_pt, log_e, log_pt_rel, log_e_rel, delta_r``,
   the kinematic inputs of ParticleNet (arXiv:1902.08570) and ParT (arXiv:2202.03772);
-* ``"full"`` (15): the kinematic ones plus ``charge``, the five particle-flow flags
-  ``is_charged_hadron, is_neutral_hadron, is_photon, is_electron, is_muon`` and
-  ``tanh(d0), tanh(dz)`` (d0, dz in mm), as ParT's JetClass inputs;
-* ``"auto"``: ``"full"`` when the jets carry any charge or particle id, else ``"kinematic"``.
+* ``"pid"`` (13): the kinematic ones plus ``charge`` and the five particle-flow flags
+  ``is_charged_hadron, is_neutral_hadron, is_photon, is_electron, is_muon``: what a PDG id gives
+  (EnergyFlow's quark/gluon files, arXiv:1810.05165);
+* ``"full"`` (15): the ``"pid"`` ones plus ``tanh(d0), tanh(dz)`` (d0, dz in mm), as ParT's
+  JetClass inputs;
+* ``"auto"``: ``"kinematic"`` when no constituent has a charge or particle id; otherwise the
+  largest of ``"full"``, ``"pid"``, ``"kinematic"`` whose fields the jets carry
+  (:attr:`JetBatch.fields <colliderlab.jets.JetBatch>`, narrowed to a preset's information
+  content by :func:`colliderlab.features.build.build_dataset`): ``"kinematic"`` on the public
+  top-tagging files and the ``toptag`` preset, ``"pid"`` on the quark/gluon files and preset,
+  ``"full"`` on JetClass and on samples of custom processes.
   A trained model needs one fixed set, so ``"auto"`` is resolved once on the training jets by
   :meth:`ParticlesConfig.resolve` (``colliderlab.features.build.build_dataset`` calls it before
   computing and stores the resolved config); :meth:`compute` on an unresolved config resolves on
@@ -37,6 +44,7 @@ from colliderlab.physics.substructure import clustering as _cluster
 
 __all__ = [
     "KINEMATIC_FEATURES",
+    "PID_FEATURES",
     "FULL_FEATURES",
     "FEATURE_SETS",
     "SEQUENCE_ORDERS",
@@ -59,7 +67,7 @@ KINEMATIC_FEATURES: tuple[str, ...] = (
     "log_e_rel",
     "delta_r",
 )
-FULL_FEATURES: tuple[str, ...] = (
+PID_FEATURES: tuple[str, ...] = (
     *KINEMATIC_FEATURES,
     "charge",
     "is_charged_hadron",
@@ -67,10 +75,19 @@ FULL_FEATURES: tuple[str, ...] = (
     "is_photon",
     "is_electron",
     "is_muon",
-    "tanh_d0",
-    "tanh_dz",
 )
-FEATURE_SETS: dict[str, tuple[str, ...]] = {"kinematic": KINEMATIC_FEATURES, "full": FULL_FEATURES}
+FULL_FEATURES: tuple[str, ...] = (*PID_FEATURES, "tanh_d0", "tanh_dz")
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "kinematic": KINEMATIC_FEATURES,
+    "pid": PID_FEATURES,
+    "full": FULL_FEATURES,
+}
+#: The JetBatch fields each feature set reads (the jet axis is ``jet_p4``, see :func:`jet_axis`).
+FEATURE_FIELDS: dict[str, frozenset[str]] = {
+    "kinematic": frozenset(("p4", "mask", "jet_p4")),
+    "pid": frozenset(("p4", "mask", "jet_p4", "charge", "pid")),
+    "full": frozenset(("p4", "mask", "jet_p4", "charge", "pid", "d0", "dz")),
+}
 SEQUENCE_ORDERS: tuple[str, ...] = ("pt", *_cluster.ALGORITHMS)
 
 _PID_FLAGS = (
@@ -129,12 +146,17 @@ def hardest_constituents(jets: JetBatch, n: int) -> JetBatch:
 
 
 def resolve_feature_set(features: str, jets: JetBatch) -> str:
-    """``"auto"`` -> ``"full"`` if any constituent has a charge or pid, else ``"kinematic"``."""
+    """``"auto"`` -> ``"kinematic"`` if no constituent has a charge or pid, else the largest of
+    ``"full"``, ``"pid"`` whose fields ``jets.fields`` holds (``"kinematic"`` if neither)."""
     if features != "auto":
         return features
     m = jets.mask
     has_id = bool(np.any((jets.charge != 0) & m) or np.any((jets.pid != 0) & m))
-    return "full" if has_id else "kinematic"
+    if has_id:
+        for name in ("full", "pid"):
+            if FEATURE_FIELDS[name] <= jets.fields:
+                return name
+    return "kinematic"
 
 
 def particle_arrays(jets: JetBatch, n_particles: int, features: str) -> dict[str, np.ndarray]:
@@ -143,14 +165,14 @@ def particle_arrays(jets: JetBatch, n_particles: int, features: str) -> dict[str
     Args:
         jets: the jets (constituents in any slot order).
         n_particles: slots N kept per jet (the hardest constituents; zero-padded).
-        features: ``"kinematic"`` or ``"full"`` (see the module docstring).
+        features: ``"kinematic"``, ``"pid"`` or ``"full"`` (see the module docstring).
 
     Returns:
         ``x`` (J, N, F) float32, ``mask`` (J, N) bool, ``coords`` (J, N, 2) float32
         (Delta eta, Delta phi), ``p4`` (J, N, 4) float32; padded slots are zero.
     """
     if features not in FEATURE_SETS:
-        raise ValueError(f"unknown particle feature set {features!r}; valid: 'kinematic', 'full'")
+        raise ValueError(f"unknown particle feature set {features!r}; valid: {', '.join(map(repr, FEATURE_SETS))}")
     axis = jet_axis(jets)  # (J, 4)
     sel = hardest_constituents(jets, n_particles)
     mask = sel.mask.copy()  # (J, N)
@@ -170,11 +192,12 @@ def particle_arrays(jets: JetBatch, n_particles: int, features: str) -> dict[str
     vals[:, 4] = log_pt - np.log(np.maximum(kin.pt(axis), _LOG_FLOOR))[rows]
     vals[:, 5] = log_e - np.log(np.maximum(axis[:, 0], _LOG_FLOOR))[rows]
     vals[:, 6] = np.hypot(deta, dphi)
-    if features == "full":
+    if features in ("pid", "full"):
         pid = sel.pid[rows, slots]
         vals[:, 7] = sel.charge[rows, slots]
         for i, flag in enumerate(_PID_FLAGS):
             vals[:, 8 + i] = pid == flag
+    if features == "full":
         vals[:, 13] = np.tanh(sel.d0[rows, slots].astype(np.float64))
         vals[:, 14] = np.tanh(sel.dz[rows, slots].astype(np.float64))
     j, n = mask.shape
@@ -238,13 +261,22 @@ def _check_options(kind: str, features: str, n_particles: int) -> None:
         raise ValueError(f"{kind}: n_particles must be a positive integer, got {n_particles!r}")
 
 
+def _unresolved(kind: str, what: str) -> ValueError:
+    return ValueError(
+        f"{kind} representation with features='auto' has no fixed {what} yet; call config.resolve(jets) first"
+    )
+
+
 def _feature_names(kind: str, features: str) -> tuple[str, ...]:
     if features == "auto":
-        raise ValueError(
-            f"{kind} representation with features='auto' has no fixed feature names yet; "
-            "call config.resolve(jets) first"
-        )
+        raise _unresolved(kind, "feature names")
     return FEATURE_SETS[features]
+
+
+def _input_fields(kind: str, features: str) -> frozenset[str]:
+    if features == "auto":
+        raise _unresolved(kind, "input fields")
+    return FEATURE_FIELDS[features]
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,8 +288,8 @@ class ParticlesConfig:
     """Point cloud of the ``n_particles`` hardest constituents (ParticleNet, ParT, PFN inputs).
 
     Arrays: ``x`` (J, N, F) float32, ``mask`` (J, N) bool, ``coords`` (J, N, 2) float32 raw
-    (Delta eta, Delta phi), ``p4`` (J, N, 4) float32 raw (E, px, py, pz); F = 7 (kinematic) or
-    15 (full). Feature sets and conventions: see :mod:`colliderlab.features.particles`.
+    (Delta eta, Delta phi), ``p4`` (J, N, 4) float32 raw (E, px, py, pz); F = 7 (kinematic),
+    13 (pid) or 15 (full). Feature sets and conventions: see :mod:`colliderlab.features.particles`.
     """
 
     kind: ClassVar[str] = "particles"
@@ -283,6 +315,10 @@ class ParticlesConfig:
 
     def feature_names(self) -> tuple[str, ...]:
         return _feature_names(self.kind, self.features)
+
+    def input_fields(self) -> frozenset[str]:
+        """The JetBatch fields the arrays are computed from (resolved configs only)."""
+        return _input_fields(self.kind, self.features)
 
 
 @register_representation
@@ -330,3 +366,7 @@ class SequenceConfig:
 
     def feature_names(self) -> tuple[str, ...]:
         return _feature_names(self.kind, self.features)
+
+    def input_fields(self) -> frozenset[str]:
+        """The JetBatch fields the arrays are computed from (resolved configs only)."""
+        return _input_fields(self.kind, self.features)

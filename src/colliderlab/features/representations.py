@@ -26,8 +26,12 @@ another file computes exactly the same features.
 Each config class provides ``kind`` (class attribute), ``standardize`` (keys whose last axis is
 standardised with statistics fitted on the training split, over real entries only where the
 arrays carry a ``mask``), ``compute(jets) -> dict``, ``dims(arrays) -> dict`` (the model-config
-fields this representation fixes: ``n_features``, or ``in_channels`` and ``image_size``) and
-``feature_names() -> tuple[str, ...]``.
+fields this representation fixes: ``n_features``, or ``in_channels`` and ``image_size``),
+``feature_names() -> tuple[str, ...]`` and ``input_fields() -> frozenset[str]``: the
+:class:`~colliderlab.jets.JetBatch` fields (per particle and per jet) the arrays are computed
+from, on a resolved config (calorimeter kinds name :class:`~colliderlab.physics.calo.CaloShowers`
+fields). A run records them, and ``predict``/``evaluate``/``export`` refuse a file that does not
+carry them (:mod:`colliderlab.data.contract`). Registration refuses a class without it.
 """
 
 from __future__ import annotations
@@ -63,7 +67,10 @@ REPRESENTATION_MODULES = (
 
 
 def register_representation(cls: type) -> type:
-    """Class decorator registering a representation config under ``cls.kind``."""
+    """Class decorator registering a representation config under ``cls.kind``; the class must
+    declare the fields it reads (``input_fields``)."""
+    if not callable(getattr(cls, "input_fields", None)):
+        raise TypeError(f"representation {cls.kind!r} must declare the fields it reads: define input_fields()")
     if cls.kind in _KINDS:
         raise ValueError(f"representation {cls.kind!r} is already registered")
     _KINDS[cls.kind] = cls

@@ -169,3 +169,7 @@ class TreeConfig:
 
     def feature_names(self) -> tuple[str, ...]:
         return TREE_FEATURES[self.features]
+
+    def input_fields(self) -> frozenset[str]:
+        """The JetBatch fields read: the constituents' four-vectors and the jet axis."""
+        return frozenset(("p4", "mask", "jet_p4"))

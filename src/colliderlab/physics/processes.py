@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
+from colliderlab.jets import ALL_FIELDS
+
 __all__ = [
     "GenConfig",
     "ProcessRecipe",
@@ -352,12 +354,37 @@ PROCESSES: dict[str, ProcessRecipe] = {
 
 @dataclass(frozen=True)
 class Preset:
-    """A dataset recipe: processes (in label order) and the settings that differ from GenConfig's defaults."""
+    """A dataset recipe: processes (in label order), the settings that differ from GenConfig's
+    defaults, and the information content of the public dataset it mimics.
+
+    ``fields`` names the :class:`~colliderlab.jets.JetBatch` fields the public files carry. Our
+    generator stores every field (charge, pid, d0, dz) for every preset, but a model trained on a
+    preset sample should apply to the public files: ``features: auto`` (and the default
+    observables) resolve against ``fields`` (:func:`colliderlab.data.contract.information_content`),
+    and the generated file's provenance records them.
+
+    * ``toptag``: four-vectors only (plus the truth top and the label), as the pandas files of
+      arXiv:1902.09914;
+    * ``quark-gluon``: four-vectors and the PDG id, as EnergyFlow's files (arXiv:1810.05165);
+      ``charge`` and the particle-flow flags ``pid`` derive from the id, impact parameters do not;
+    * ``hls4ml``: the constituent lists of the 150-particle files hold 16 kinematic features per
+      particle (momenta, energies, angles relative to the jet) and, as far as we know, no PDG id
+      or charge: four-vectors only. This is from a secondary source (REFERENCE.md section 3,
+      marked [S]), not read in the files themselves.
+    """
 
     name: str
     description: str
     processes: tuple[str, ...]
     overrides: dict
+    fields: frozenset[str] = ALL_FIELDS
+
+    def information(self) -> dict:
+        """What the generated file's provenance records about the preset."""
+        return {"name": self.name, "description": self.description, "fields": sorted(self.fields)}
+
+
+_FOUR_VECTORS = frozenset(("p4", "mask", "jet_p4", "label"))
 
 
 PRESETS: dict[str, Preset] = {
@@ -369,6 +396,7 @@ PRESETS: dict[str, Preset] = {
             "ATLAS-like detector, anti-kT R=0.8, pT 550-650 GeV, |eta| < 2.",
             ("qcd", "top"),
             dict(sqrt_s=14000.0, mpi=False, detector="atlas-like", jet_r=0.8, pt_min=550.0, pt_max=650.0, abs_eta_max=2.0),
+            _FOUR_VECTORS | {"truth_p4"},
         ),
         Preset(
             "quark-gluon",
@@ -376,6 +404,7 @@ PRESETS: dict[str, Preset] = {
             "anti-kT R=0.4, pT 500-550 GeV, |y| < 1.7.",
             ("gluon", "quark"),
             dict(sqrt_s=14000.0, mpi=True, detector="ideal", jet_r=0.4, pt_min=500.0, pt_max=550.0, abs_eta_max=1.7, use_rapidity=True),
+            _FOUR_VECTORS | {"charge", "pid"},
         ),
         Preset(
             "hls4ml",
@@ -383,6 +412,7 @@ PRESETS: dict[str, Preset] = {
             "anti-kT R=0.8, jet pT 800-1200 GeV, |eta| < 2 (labels gluon, quark, w, z, top).",
             ("gluon", "quark", "w", "z", "top"),
             dict(sqrt_s=13000.0, mpi=True, detector="ideal", jet_r=0.8, pt_min=800.0, pt_max=1200.0, abs_eta_max=2.0, pthat_margin=100.0),
+            _FOUR_VECTORS,
         ),
     )
 }

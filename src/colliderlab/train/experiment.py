@@ -78,6 +78,12 @@ from colliderlab.train.checkpoint import (
     load_checkpoint,
     load_weights,
 )
+from colliderlab.train.contract import (
+    check_run_inputs,
+    input_fields,
+    record_in_scores,
+    with_allow_missing,
+)
 from colliderlab.train.trainer import TrainerConfig, softmax
 
 if TYPE_CHECKING:
@@ -557,6 +563,7 @@ def run_experiment(
         "task": cfg.trainer.task,
         "target": scale,
     }
+    meta["input_fields"] = input_fields(rep)  # the input contract: what predict/evaluate/export check
     t0 = time.perf_counter()
     sigma = None  # predicted uncertainties (heteroscedastic regression heads only)
     if _is_baseline(cfg.model.name):
@@ -782,6 +789,7 @@ class LoadedRun:
     is_baseline: bool
     config: dict[str, Any]
     target: dict[str, Any] | None = None  # regression: {"name", "mean", "std"}; None for classifiers
+    allow_missing: tuple[str, ...] = ()  # input fields a file may lack: zeros filled on purpose
 
     def predict_proba(self, jets_path: str | os.PathLike, *, batch_size: int = 1024,
                       progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
@@ -809,6 +817,8 @@ class LoadedRun:
     def _dataset(self, jets_path: str | os.PathLike, progress: bool) -> tuple[Any, np.ndarray | None]:
         """The standardised dataset of a file and its labels (class indices or targets)."""
         from colliderlab.features.build import build_dataset
+
+        check_run_inputs(self, jets_path)  # a file lacking a field the run reads is refused
 
         name = self.target["name"] if self.target else None
         ds, _ = build_dataset(jets_path, self.representation, progress=progress, target=name)
@@ -908,11 +918,14 @@ def _check_format(meta: Mapping[str, Any], path: Path, valid: Sequence[str] = (C
 
 
 def predict_run(run_dir: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
-                *, progress: bool = True) -> Path:
+                *, progress: bool = True, allow_missing: str | Sequence[str] = ()) -> Path:
     """Write ``scores`` (N, C) and, when the file has them, ``labels`` (N,) to ``out`` (HDF5);
     regression runs write ``predictions`` (N, 1), ``targets`` (N, 1) and, for ``gaussian_nll``
-    heads, ``sigma`` (N, 1), in the target's units."""
-    run = load_run(run_dir)
+    heads, ``sigma`` (N, 1), in the target's units. A file lacking a field the run reads is
+    refused unless ``allow_missing`` names it; the attributes record what was filled with zeros
+    (:mod:`colliderlab.train.contract`)."""
+    run = with_allow_missing(load_run(run_dir), allow_missing)
+    inputs = check_run_inputs(run, data)
     sigma = None
     if run.target:
         probs, sigma, labels = run.predict_regression(data, progress=progress)
@@ -921,15 +934,19 @@ def predict_run(run_dir: str | os.PathLike, data: str | os.PathLike, out: str | 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_scores(out, probs, labels, run.class_names, run.target["name"] if run.target else None, sigma)
+    record_in_scores(out, inputs)
     return out
 
 
 def evaluate_run(run_dir: str | os.PathLike, data: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
-                 progress: bool = True, bootstrap: int = 0) -> dict[str, Any]:
-    """Metrics and plots of a trained run on a labelled file (any format)."""
+                 progress: bool = True, bootstrap: int = 0, allow_missing: str | Sequence[str] = ()) -> dict[str, Any]:
+    """Metrics and plots of a trained run on a labelled file (any format). A file lacking a field
+    the run reads is refused unless ``allow_missing`` names it; results.json records what was
+    filled with zeros (:mod:`colliderlab.train.contract`)."""
     from colliderlab import metrics
 
-    run = load_run(run_dir)
+    run = with_allow_missing(load_run(run_dir), allow_missing)
+    inputs = check_run_inputs(run, data)
     out_dir = Path(out_dir) if out_dir else Path(run_dir) / f"eval-{Path(data).stem}"
     out_dir.mkdir(parents=True, exist_ok=True)
     if run.target:
@@ -939,7 +956,7 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | os.PathLike, *, out_dir
         res = {"target": run.target["name"], **metrics.regression_metrics(probs[:, 0], labels[:, 0])}
         if sigma is not None:
             res.update(metrics.pull_metrics(probs[:, 0], labels[:, 0], sigma[:, 0]))
-        res.update(model=run.model_name, data=str(data), **_meta_of_file(str(data)))
+        res.update(model=run.model_name, data=str(data), **_meta_of_file(str(data)), **(inputs.to_dict() if inputs else {}))
         write_json(out_dir / "results.json", res)
         plots.plot_regression(probs[:, 0], labels[:, 0], out_dir / "regression.png", run.target["name"])
         return res
@@ -947,7 +964,7 @@ def evaluate_run(run_dir: str | os.PathLike, data: str | os.PathLike, *, out_dir
     if labels is None:
         raise ValueError(f"{data} has no labels; use predict instead")
     res = score_metrics(probs, labels, run.class_names)
-    res.update(model=run.model_name, data=str(data), **_meta_of_file(str(data)))
+    res.update(model=run.model_name, data=str(data), **_meta_of_file(str(data)), **(inputs.to_dict() if inputs else {}))
     if bootstrap and probs.shape[1] == 2:
         res["bootstrap"] = metrics.bootstrap_metrics(probs[:, 1], labels == 1, n=bootstrap)
     write_json(out_dir / "results.json", res)

@@ -24,7 +24,7 @@ from colliderlab.data.formats._common import (
 from colliderlab.data.formats.registry import JetFormat
 from colliderlab.jets import JetBatch, ParticleID
 
-__all__ = ["JETCLASS_LABELS", "FORMAT", "read_jetclass", "iter_jetclass", "count_jetclass"]
+__all__ = ["JETCLASS_LABELS", "JETCLASS_FIELDS", "FORMAT", "read_jetclass", "iter_jetclass", "count_jetclass"]
 
 #: The ten JetClass classes, in the order of the dataset's ``label_*`` branches.
 JETCLASS_LABELS = ("QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl")
@@ -39,6 +39,18 @@ _JC_PID_FLAGS = (
     ("part_isMuon", ParticleID.MUON),
 )
 _JC_OPTIONAL = ("part_charge", "part_d0val", "part_dzval", *(b for b, _ in _JC_PID_FLAGS))
+#: What a JetClass file can carry: everything but the truth fields (the ``aux_*`` branches are
+#: not read). A file without an optional branch does not carry its field.
+JETCLASS_FIELDS = frozenset(("p4", "mask", "charge", "pid", "d0", "dz", "jet_p4", "label"))
+
+
+def _carried(branches: Any) -> frozenset[str]:
+    """The JetBatch fields that a file with these branches carries."""
+    out = {"p4", "mask", "jet_p4", "label"}
+    out |= {f for b, f in (("part_charge", "charge"), ("part_d0val", "d0"), ("part_dzval", "dz")) if b in branches}
+    if all(b in branches for b, _ in _JC_PID_FLAGS):
+        out.add("pid")
+    return frozenset(out)
 
 
 @dataclass
@@ -58,7 +70,7 @@ class _JetClassFile:
 
     def read(self, start: int, stop: int, n_particles: int) -> JetBatch:
         if stop <= start:
-            return JetBatch.zeros(0, n_particles, self.label_names)
+            return JetBatch.zeros(0, n_particles, self.label_names, _carried(self.branches))
         try:
             arrays = self.tree.arrays(
                 self.branches + self.label_branches,
@@ -89,7 +101,7 @@ def _jetclass_batch(
     counts = np.minimum(ak.to_numpy(ak.num(px, axis=1)), n_particles)
     mask = np.arange(n_particles)[None, :] < counts[:, None]  # (N, P)
     label_names = tuple(b.removeprefix("label_") for b in label_branches)
-    batch = JetBatch.zeros(n, n_particles, label_names)
+    batch = JetBatch.zeros(n, n_particles, label_names, _carried(arrays))
     for i, name in enumerate(("part_energy", "part_px", "part_py", "part_pz")):
         batch.p4[..., i] = dense(name, np.float32)
     batch.mask[...] = mask
@@ -191,7 +203,8 @@ def read_jetclass(
     from ``jet_pt/eta/phi/energy``, label = the one-hot ``label_*`` branch set to 1 (a row with none
     or several set is a DataFormatError) with ``label_names`` the branch suffixes (the known JetClass classes first, in
     dataset order, then any others alphabetically). Missing optional branches (charge, flags,
-    impact parameters) leave zeros. Truth fields are 0 (the ``aux_*`` branches are not read).
+    impact parameters) leave zeros and are left out of ``fields`` (pid needs all five flags).
+    Truth fields are 0 (the ``aux_*`` branches are not read).
     """
     with _open(path) as f:
         s, e = row_range(start, stop, f.n_rows)
@@ -224,4 +237,5 @@ FORMAT = JetFormat(
     count=count_jetclass,
     signature="a ROOT file with a JetClass TTree",
     errors=_uproot_errors,
+    fields=JETCLASS_FIELDS,
 )

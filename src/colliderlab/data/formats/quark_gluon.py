@@ -28,9 +28,12 @@ from colliderlab.data.formats.pdg import pdg_charge, pdg_mass
 from colliderlab.data.formats.registry import JetFormat
 from colliderlab.jets import JetBatch, ParticleID, pid_from_pdg
 
-__all__ = ["QG_LABELS", "FORMAT", "read_quark_gluon", "iter_quark_gluon", "count_quark_gluon"]
+__all__ = ["QG_LABELS", "QG_FIELDS", "FORMAT", "read_quark_gluon", "iter_quark_gluon", "count_quark_gluon"]
 
 QG_LABELS = ("gluon", "quark")
+#: What EnergyFlow's files carry: four-vectors (with the PDG mass) and the PDG id, from which
+#: ``charge`` and ``pid`` derive; the jet axis is their sum. No impact parameters, no truth.
+QG_FIELDS = frozenset(("p4", "mask", "charge", "pid", "jet_p4", "label"))
 
 
 @dataclass
@@ -66,7 +69,7 @@ def _qg_batch(path: Path, x: np.ndarray, y: np.ndarray, n_particles: int) -> Jet
     charge = np.where(mask, charge, 0).astype(np.int8)
     pdg_int = np.where(mask & np.isfinite(pdg), pdg, 0).astype(np.int64)
     pid = np.where(mask, pid_from_pdg(pdg_int, charge), ParticleID.UNKNOWN)
-    batch = JetBatch.zeros(n, m, QG_LABELS)
+    batch = JetBatch.zeros(n, m, QG_LABELS, QG_FIELDS)
     batch.label[...] = check_labels(path, np.asarray(y).reshape(n), QG_LABELS, "array 'y'")
     batch.p4[...] = p4
     batch.mask[...] = mask
@@ -119,7 +122,7 @@ def read_quark_gluon(
     ``X`` (N, M, 4) holds (pT, rapidity, phi, PDG id) with absolute y and phi; four-momenta use
     the PDG mass of each id (:func:`pdg_mass`), charge comes from the id (:func:`pdg_charge`) and
     pid from :func:`colliderlab.jets.pid_from_pdg`. d0/dz and the truth fields are zero (not in
-    the dataset). ``label_names = ("gluon", "quark")``; P defaults to the file's M.
+    the dataset: ``fields`` is :data:`QG_FIELDS`). ``label_names = ("gluon", "quark")``; P defaults to the file's M.
     """
     with _open(path) as f:
         s, e = row_range(start, stop, f.n_rows)
@@ -149,4 +152,5 @@ FORMAT = JetFormat(
     iterate=iter_quark_gluon,
     count=count_quark_gluon,
     signature="an EnergyFlow .npz with arrays 'X' and 'y'",
+    fields=QG_FIELDS,
 )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from colliderlab.data.errors import DataFormatError, reading
 from colliderlab.data.formats._common import PathLike, check_chunk_size, check_exists, n_slots
-from colliderlab.jets import JetBatch
+from colliderlab.jets import ALL_FIELDS, JetBatch
 
 __all__ = [
     "FORMATS",
@@ -47,6 +47,8 @@ class JetFormat:
         signature: what ``sniff`` looks for, in words (for error messages).
         errors: the library's own exception types for a damaged file (imported lazily), which the
             read boundary turns into :class:`DataFormatError` as well.
+        fields: the :class:`~colliderlab.jets.JetBatch` fields files of this format can carry (a
+            reader sets ``JetBatch.fields`` to what a given file does carry, never more).
     """
 
     name: str
@@ -57,6 +59,7 @@ class JetFormat:
     count: Callable[[Path], int]
     signature: str
     errors: Callable[[], tuple[type[BaseException], ...]] = field(default=_no_errors)
+    fields: frozenset[str] = ALL_FIELDS
 
 
 _REGISTRY: dict[str, JetFormat] = {}

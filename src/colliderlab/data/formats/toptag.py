@@ -30,9 +30,12 @@ from colliderlab.data.formats.pandas_hdf import PandasFrame, is_pandas_group, op
 from colliderlab.data.formats.registry import JetFormat
 from colliderlab.jets import JetBatch
 
-__all__ = ["TOPTAG_LABELS", "FORMAT", "read_toptag", "iter_toptag", "count_toptag"]
+__all__ = ["TOPTAG_LABELS", "TOPTAG_FIELDS", "FORMAT", "read_toptag", "iter_toptag", "count_toptag"]
 
 TOPTAG_LABELS = ("qcd", "top")
+#: What the public files carry: four-vectors only (the jet axis is their sum), the truth top
+#: four-vector and the label. No charge, particle id or impact parameters.
+TOPTAG_FIELDS = frozenset(("p4", "mask", "jet_p4", "label", "truth_p4"))
 _TOPTAG_P = 200
 _TRUTH = ("truthE", "truthPX", "truthPY", "truthPZ")
 _LABEL = "is_signal_new"
@@ -57,14 +60,14 @@ class _TopTagFile:
 
     def read(self, start: int, stop: int, n_particles: int) -> JetBatch:
         if stop <= start:
-            return JetBatch.zeros(0, n_particles, TOPTAG_LABELS)
+            return JetBatch.zeros(0, n_particles, TOPTAG_LABELS, TOPTAG_FIELDS)
         n, m = stop - start, self.n_cols
         flat = self.frame.read(_columns(m), start, stop, np.float32)  # (N, 4*M)
         p4 = flat.reshape(n, 4, m).transpose(0, 2, 1)  # (N, M, 4)
         mask = p4[..., 0] != 0  # E > 0 marks a real constituent
         mask, p4 = sort_by_pt(kin.pt(p4), mask, p4)
         label = self.frame.read([_LABEL], start, stop, np.float64)[:, 0]
-        batch = JetBatch.zeros(n, m, TOPTAG_LABELS)
+        batch = JetBatch.zeros(n, m, TOPTAG_LABELS, TOPTAG_FIELDS)
         batch.label[...] = check_labels(self.path, label, TOPTAG_LABELS, f"column '{_LABEL}'")
         batch.p4[...] = np.where(mask[..., None], p4, 0.0)
         batch.mask[...] = mask
@@ -104,7 +107,8 @@ def read_toptag(
     """Read jets ``[start, stop)`` of the top-tagging reference dataset (arXiv:1902.09914).
 
     Returns a JetBatch with p4 (N, P, 4) from the ``E/PX/PY/PZ_i`` columns (P defaults to 200),
-    mask = non-zero E, charge/pid/d0/dz zero (not in the dataset), label 1 = top (``is_signal_new``)
+    mask = non-zero E, charge/pid/d0/dz zero (not in the dataset: ``fields`` is
+    :data:`TOPTAG_FIELDS`), label 1 = top (``is_signal_new``)
     with ``label_names = ("qcd", "top")``, truth_p4 from ``truth*`` and truth_pdg 6 for top jets.
     """
     with _open(path) as f:
@@ -134,4 +138,5 @@ FORMAT = JetFormat(
     iterate=iter_toptag,
     count=count_toptag,
     signature=f"a top-tagging pandas file (key '{_KEY}')",
+    fields=TOPTAG_FIELDS,
 )
