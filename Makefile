@@ -44,7 +44,7 @@ test-all: $(TEST_STAMP) deps-export
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/lint-imports --config pyproject.toml
+	$(BIN)/lint-imports pyproject.toml
 
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_generation.py

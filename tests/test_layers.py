@@ -24,7 +24,7 @@ def _lint_imports() -> list[str]:
 
 def test_import_contracts_hold():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([*_lint_imports(), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, env=env,
+    out = subprocess.run([*_lint_imports(), str(ROOT / "pyproject.toml")], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
     assert "0 broken" in out.stdout
