@@ -62,7 +62,7 @@ def export_run(
     """
     if to not in FORMATS:
         raise KeyError(f"unknown export format {to!r}; valid: {', '.join(FORMATS)}")
-    from colliderlab.train.experiment import load_run
+    from colliderlab.train.runs import load_run
 
     run_dir = Path(run_dir)
     run = load_run(run_dir)
