@@ -102,6 +102,10 @@ def from_dict(cls: type[T], mapping: Any, where: str = "", *, strict: bool = Fal
         raise ConfigError(where, str(err)) from err
 
 
+def _name(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else str(tp)
+
+
 def _is_dataclass_type(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
@@ -156,13 +160,15 @@ def _convert(tp: Any, value: Any, key: str, strict: bool) -> Any:
         if value is None and _NONE in args:
             return None
         members = [a for a in args if a is not _NONE]
+        if len(members) == 1:  # ``X | None``
+            return _convert(members[0], value, key, strict)
         if isinstance(value, str) and str in members:
             return value  # a string field keeps "3e-4" as written
         for member in members:
             if _fits(member, value):
                 return _convert(member, value, key, strict)
         if strict:
-            raise ConfigError(key, f"expected a {tp}, got {value!r}")
+            raise ConfigError(key, f"expected one of {', '.join(map(_name, members))}, got {value!r}")
         return value
     if origin is tuple:
         if not isinstance(value, (list, tuple)):

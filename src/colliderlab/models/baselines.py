@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from colliderlab.checks import check_matrix
+from colliderlab.configs import from_dict
 from colliderlab.models.bdt import BDTClassifier, BDTConfig
 from colliderlab.models.registry import ModelSpec
 from colliderlab.models.regressors import (
@@ -86,10 +87,6 @@ def _read_json(path: str | os.PathLike, kind: str) -> dict[str, Any]:
     if payload.get("kind") != kind:
         raise ValueError(f"{path} holds a {payload.get('kind')!r} baseline, not {kind!r}")
     return payload
-
-
-def _config_from_dict(cls: type, d: dict[str, Any]) -> Any:
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 class _Baseline:
@@ -245,7 +242,7 @@ class CutBased(_Baseline):
     @classmethod
     def load(cls, path: str | os.PathLike) -> CutBased:
         d = _read_json(path, cls.kind)
-        obj = cls(_config_from_dict(CutBasedConfig, d["config"]), tuple(d["feature_names"]))
+        obj = cls(from_dict(CutBasedConfig, d["config"], "config"), tuple(d["feature_names"]))
         obj.mass_window = (float(d["mass_window"][0]), float(d["mass_window"][1]))
         obj.tau32_max = float(d["tau32_max"])
         obj.n_classes = 2
@@ -328,7 +325,7 @@ class _Linear(_Baseline):
     @classmethod
     def load(cls, path: str | os.PathLike) -> Any:
         d = _read_json(path, cls.kind)
-        obj = cls(_config_from_dict(cls.config_cls, d["config"]), tuple(d["feature_names"]))
+        obj = cls(from_dict(cls.config_cls, d["config"], "config"), tuple(d["feature_names"]))
         obj.n_classes = int(d["n_classes"])
         obj.mean, obj.scale = np.asarray(d["mean"]), np.asarray(d["scale"])
         obj.coef = np.asarray(d["coef"], dtype=np.float64).reshape(-1, len(obj.mean))
