@@ -75,9 +75,9 @@ def test_lists_become_tuples_and_nested_dataclasses_are_parsed() -> None:
 
 
 def test_errors_of_the_dataclass_name_where_they_happened() -> None:
-    with pytest.raises(ConfigError, match=r"'trainer': lr must be > 0, got -1"):
+    with pytest.raises(ConfigError, match=r"in 'trainer': lr must be > 0, got -1"):
         from_dict(Outer, {"lr": -1}, "trainer")
-    with pytest.raises(ConfigTypeError, match=r"'trainer\.inner': expected a mapping of keys to values, got list"):
+    with pytest.raises(ConfigTypeError, match=r"in 'trainer\.inner': expected a mapping of keys to values, got list"):
         from_dict(Outer, {"inner": [1]}, "trainer")
     with pytest.raises(TypeError, match="expected a mapping"):
         from_dict(Outer, "lr=3")

@@ -40,11 +40,14 @@ class ConfigError(ValueError):
         self.message = message
 
     def __str__(self) -> str:
-        return f"'{self.key}': {self.message}" if self.key else self.message
+        return f"in '{self.key}': {self.message}" if self.key else self.message
 
 
 class ConfigKeyError(ConfigError, KeyError):
     """An unknown or missing key (a ``KeyError`` too)."""
+
+    def __str__(self) -> str:
+        return f"'{self.key}': {self.message}" if self.key else self.message
 
 
 class ConfigTypeError(ConfigError, TypeError):
