@@ -6,7 +6,7 @@ states as the trainer's did): once as the trainer writes it now
 (:func:`colliderlab.train.checkpoint.save_checkpoint`), once as the old code path did (one
 ``checkpoint_best.pt`` holding the whole state dict, pickled with ``torch.save``). Then
 
-* **new**: :func:`colliderlab.train.experiment.load_run` on the new run directory;
+* **new**: :func:`colliderlab.train.runs.load_run` on the new run directory;
 * **old**: the old ``load_run`` body: ``torch.load(weights_only=False)`` of the pickled dict,
   model construction from its config, ``load_state_dict``, representation and standardizer.
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from colliderlab.models.registry import count_params
-    from colliderlab.train.experiment import load_run
+    from colliderlab.train.runs import load_run
 
     torch.set_num_threads(a.threads)
     rows = []

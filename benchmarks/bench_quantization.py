@@ -68,7 +68,7 @@ def main() -> None:
     cfg = json.loads(json.dumps(__import__("yaml").safe_load((float_run / "config.yaml").read_text())))
     base = load_run(float_run)
     inputs, labels = _eval_inputs(base, a.eval)
-    from colliderlab.train.experiment import score_metrics
+    from colliderlab.train.runs import score_metrics
 
     def score(model):
         with torch.no_grad():

@@ -299,7 +299,7 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:
-    from colliderlab.train.experiment import evaluate_run
+    from colliderlab.train.runs import evaluate_run
 
     res = evaluate_run(a.run_dir, a.data, out_dir=a.out_dir, progress=not a.json, bootstrap=a.bootstrap,
                        allow_missing=a.allow_missing)
@@ -312,7 +312,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def _cmd_predict(a: argparse.Namespace) -> int:
-    from colliderlab.train.experiment import predict_run
+    from colliderlab.train.runs import predict_run
 
     out = predict_run(a.run_dir, a.data, a.out, allow_missing=a.allow_missing)
     print(f"wrote {out}")
@@ -364,7 +364,7 @@ def _cmd_export(a: argparse.Namespace) -> int:
     import yaml
 
     from colliderlab.export.api import export_run
-    from colliderlab.train.experiment import apply_overrides
+    from colliderlab.train.config import apply_overrides
 
     options = {}
     if a.config:

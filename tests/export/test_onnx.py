@@ -106,7 +106,7 @@ def test_cli_export_run_directory(toptag_file, tmp_path, capsys):
     saved = json.loads((run / "export" / "onnx.json").read_text())
     assert saved["standardizer"] and saved["class_names"] == ["qcd", "top"]
     # the exported file alone scores jets like the run does
-    probs, _ = __import__("colliderlab.train.experiment", fromlist=["load_run"]).load_run(run).predict_proba(toptag_file)
+    probs, _ = __import__("colliderlab.train.runs", fromlist=["load_run"]).load_run(run).predict_proba(toptag_file)
     assert (run / "export" / "model.onnx").stat().st_size > 1000 and probs.shape[1] == 2
     assert main(["export", str(run), "--to", "tflite"]) == 2
     assert "valid: onnx, torch-export, hls4ml, conifer" in capsys.readouterr().err

@@ -215,3 +215,22 @@ def test_table_writes_a_bound_where_no_background_is_left():
               "ensemble": 3, "preset": "lite"}
     table = format_table({"models": [row], "sample": sample})
     assert "| > 2,999 |" in table and "nan" not in table and "400.0 (0.0)" in table
+
+
+def test_anomaly_scorers_are_refused_by_experiments(tmp_path):
+    # the spec declares the task: a scorer is trained by colliderlab.anomaly, and no data is read first
+    cfg = experiment_from_dict({"data": {"path": str(tmp_path / "none.h5")}, "model": {"name": "anomaly_ae"}})
+    with pytest.raises(ValueError, match="anomaly scorer, trained by colliderlab.anomaly"):
+        run_experiment(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_numeric_strings_and_empty_sections_parse():
+    cfg = experiment_from_dict({"trainer": {"lr": "3e-4", "epochs": "2", "class_weights": [1, 2]}, "data": None,
+                                "model": {"name": "pfn", "options": {"phi": [8, 8]}}})
+    assert cfg.trainer.lr == 3e-4 and cfg.trainer.epochs == 2 and cfg.trainer.class_weights == (1, 2)
+    assert cfg.data.path == "" and dict(cfg.model.options) == {"phi": [8, 8]}
+    with pytest.raises(TypeError, match="'data': expected a mapping"):
+        experiment_from_dict({"data": [1]})
+    with pytest.raises(KeyError, match=r"'quantization\.bits': unknown key; valid keys of 'quantization': weights"):
+        experiment_from_dict({"quantization": {"bits": 8}})

@@ -195,7 +195,7 @@ def test_model_supplied_training_step(tmp_path):
 def test_multiclass_w_z_h_qcd_one_vs_rest(boson_jets):
     """4-class training on real W, Z, H(->bb) and QCD jets; per-class one-vs-rest metrics."""
     from colliderlab.models.registry import create_model
-    from colliderlab.train.experiment import score_metrics
+    from colliderlab.train.runs import score_metrics
 
     names = ("mass", "mass_sd", "tau21", "tau32", "n_constituents", "n_charged", "girth")
     feats = compute_observables(boson_jets, names=names)

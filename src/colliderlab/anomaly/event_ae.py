@@ -185,6 +185,7 @@ class AnomalyScorer(nn.Module):
 
 @register_model(
     "anomaly_ae",
+    tasks=("scorer",),
     config=AnomalyAEConfig,
     representations=("events",),
     presets={"paper": {"hidden": (32, 16), "latent": 3}, "lite": {}},
@@ -213,6 +214,7 @@ class AnomalyAE(AnomalyScorer):
 
 @register_model(
     "anomaly_vae",
+    tasks=("scorer",),
     config=AnomalyVAEConfig,
     representations=("events",),
     presets={"paper": {"hidden": (50, 50), "latent": 4}, "lite": {"hidden": (32, 32)}},

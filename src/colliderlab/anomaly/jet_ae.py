@@ -148,6 +148,7 @@ class JetImageAEConfig:
 
 @register_model(
     "jet_image_ae",
+    tasks=("scorer",),
     config=JetImageAEConfig,
     representations=("image",),
     presets={
@@ -286,6 +287,7 @@ class ParticleCloudAEConfig:
 
 @register_model(
     "particle_cloud_ae",
+    tasks=("scorer",),
     config=ParticleCloudAEConfig,
     representations=("particles",),
     presets={

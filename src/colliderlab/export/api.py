@@ -67,7 +67,7 @@ def export_run(
     if to not in FORMATS:
         raise KeyError(f"unknown export format {to!r}; valid: {', '.join(FORMATS)}")
     from colliderlab.train.contract import check_run_inputs, with_allow_missing
-    from colliderlab.train.experiment import load_run
+    from colliderlab.train.runs import load_run
 
     run_dir = Path(run_dir)
     run = load_run(run_dir)

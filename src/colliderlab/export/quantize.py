@@ -156,7 +156,7 @@ def ptq_sweep(
     """
     import torch
 
-    from colliderlab.train.experiment import score_metrics
+    from colliderlab.train.runs import score_metrics
 
     if score is None:
 

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.configs import from_dict
+
 __all__ = [
     "REPRESENTATION_MODULES",
     "register_representation",
@@ -93,19 +95,7 @@ def representation_config(kind: str, **options: Any) -> Any:
     _load()
     if kind not in _KINDS:
         raise KeyError(f"unknown representation {kind!r}; valid: {', '.join(sorted(_KINDS))}")
-    cls = _KINDS[kind]
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - valid)
-    if unknown:
-        raise KeyError(
-            f"representation {kind!r} has no option(s) {', '.join(map(repr, unknown))}; "
-            f"valid: {', '.join(sorted(valid))}"
-        )
-    return cls(**{k: _tuplify(v) for k, v in options.items()})
-
-
-def _tuplify(v: Any) -> Any:
-    return tuple(_tuplify(x) for x in v) if isinstance(v, list) else v
+    return from_dict(_KINDS[kind], options, "representation")  # unknown options list the valid ones
 
 
 def representation_to_dict(config: Any) -> dict[str, Any]:

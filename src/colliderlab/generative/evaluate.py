@@ -85,7 +85,7 @@ def evaluate_generator(
 ) -> dict[str, Any]:
     """Evaluate a generator run against simulated showers; writes and returns ``fidelity.json``."""
     from colliderlab.features.calo import read_showers
-    from colliderlab.train.experiment import load_run
+    from colliderlab.train.runs import load_run
 
     run = load_run(run_dir)
     if not getattr(run.model, "generative", False):

@@ -86,6 +86,7 @@ class CaloFlowConfig:
 
 @register_model(
     "calo_flow",
+    tasks=("generator",),
     config=CaloFlowConfig,
     representations=("calo",),
     presets={"paper": {"transforms": 8, "hidden": (1024, 1024)}, "lite": {"transforms": 3, "hidden": (256, 256)}},

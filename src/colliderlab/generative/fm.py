@@ -114,6 +114,7 @@ class VelocityNet(nn.Module):
 
 @register_model(
     "calo_fm",
+    tasks=("generator",),
     config=CaloFMConfig,
     representations=("calo",),
     presets={"paper": {"hidden": 1024, "blocks": 6, "steps": 32}, "lite": {"hidden": 384, "blocks": 3, "steps": 16}},

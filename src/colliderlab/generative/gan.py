@@ -45,6 +45,7 @@ def _mlp(dims: tuple[int, ...], act: type[nn.Module]) -> nn.Sequential:
 
 @register_model(
     "calo_wgan",
+    tasks=("generator",),
     config=CaloGANConfig,
     representations=("calo",),
     presets={"paper": {}, "lite": {"latent": 32, "generator": (128, 256), "critic": (256, 128)}},

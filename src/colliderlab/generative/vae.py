@@ -42,6 +42,7 @@ def _stack(dims: tuple[int, ...]) -> nn.Sequential:
 
 @register_model(
     "calo_vae",
+    tasks=("generator",),
     config=CaloVAEConfig,
     representations=("calo",),
     presets={"paper": {"latent": 64, "hidden": (1024, 512, 256)}, "lite": {}},

@@ -33,8 +33,15 @@ from typing import Any
 import numpy as np
 
 from colliderlab.checks import check_matrix
+from colliderlab.configs import from_dict
 from colliderlab.models.bdt import BDTClassifier, BDTConfig
-from colliderlab.models.regressors import REGRESSORS
+from colliderlab.models.registry import ModelSpec
+from colliderlab.models.regressors import (
+    BDTRegressor,
+    BDTRegressorConfig,
+    LinearRegressionConfig,
+    LinearRegressor,
+)
 
 __all__ = [
     "CutBasedConfig",
@@ -46,6 +53,7 @@ __all__ = [
     "EFPLinearConfig",
     "EFPLinear",
     "BASELINES",
+    "BASELINE_SPECS",
     "create_baseline",
 ]
 
@@ -79,10 +87,6 @@ def _read_json(path: str | os.PathLike, kind: str) -> dict[str, Any]:
     if payload.get("kind") != kind:
         raise ValueError(f"{path} holds a {payload.get('kind')!r} baseline, not {kind!r}")
     return payload
-
-
-def _config_from_dict(cls: type, d: dict[str, Any]) -> Any:
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 class _Baseline:
@@ -238,7 +242,7 @@ class CutBased(_Baseline):
     @classmethod
     def load(cls, path: str | os.PathLike) -> CutBased:
         d = _read_json(path, cls.kind)
-        obj = cls(_config_from_dict(CutBasedConfig, d["config"]), tuple(d["feature_names"]))
+        obj = cls(from_dict(CutBasedConfig, d["config"], "config"), tuple(d["feature_names"]))
         obj.mass_window = (float(d["mass_window"][0]), float(d["mass_window"][1]))
         obj.tau32_max = float(d["tau32_max"])
         obj.n_classes = 2
@@ -321,7 +325,7 @@ class _Linear(_Baseline):
     @classmethod
     def load(cls, path: str | os.PathLike) -> Any:
         d = _read_json(path, cls.kind)
-        obj = cls(_config_from_dict(cls.config_cls, d["config"]), tuple(d["feature_names"]))
+        obj = cls(from_dict(cls.config_cls, d["config"], "config"), tuple(d["feature_names"]))
         obj.n_classes = int(d["n_classes"])
         obj.mean, obj.scale = np.asarray(d["mean"]), np.asarray(d["scale"])
         obj.coef = np.asarray(d["coef"], dtype=np.float64).reshape(-1, len(obj.mean))
@@ -398,15 +402,37 @@ class Logistic(_Linear):
 # Registry of baselines
 # --------------------------------------------------------------------------------------------
 
-BASELINES: dict[str, tuple[type, type]] = {
-    "cut_based": (CutBasedConfig, CutBased),
-    "fisher": (FisherConfig, Fisher),
-    "logistic": (LogisticConfig, Logistic),
-    "efp_linear": (EFPLinearConfig, EFPLinear),
-    "bdt": (BDTConfig, BDTClassifier),
+
+FEATURE_MATRICES = ("observables", "efp", "nsub", "calo_features")
+"""Representations whose ``x`` is one (N, F) feature matrix: what every baseline takes."""
+
+
+def _spec(name: str, config_cls: type, cls: type, task: str, backend: str, representation: str,
+          description: str) -> ModelSpec:
+    """A baseline's spec; ``representation`` (its default) comes first among the feature matrices."""
+    reps = (representation, *(r for r in FEATURE_MATRICES if r != representation))
+    return ModelSpec(name, cls, config_cls, reps, description=description, tasks=(task,), backend=backend)
+
+
+BASELINE_SPECS: dict[str, ModelSpec] = {s.name: s for s in (
+    _spec("cut_based", CutBasedConfig, CutBased, "classifier", "numpy", "observables",
+          "mass window and tau32 cut"),
+    _spec("fisher", FisherConfig, Fisher, "classifier", "sklearn", "observables", "Fisher discriminant"),
+    _spec("logistic", LogisticConfig, Logistic, "classifier", "sklearn", "observables", "logistic regression"),
+    _spec("efp_linear", EFPLinearConfig, EFPLinear, "classifier", "sklearn", "efp",
+          "Fisher discriminant on energy flow polynomials"),
+    _spec("bdt", BDTConfig, BDTClassifier, "classifier", "xgboost", "observables", "gradient-boosted trees"),
     # regression baselines (``predict`` instead of ``predict_proba``; need ``data.target``)
-    **REGRESSORS,
-}
+    _spec("linear_regression", LinearRegressionConfig, LinearRegressor, "regressor", "numpy", "observables",
+          "(ridge) least squares"),
+    _spec("bdt_regression", BDTRegressorConfig, BDTRegressor, "regressor", "xgboost", "observables",
+          "gradient-boosted regression trees"),
+)}
+"""Every baseline's declared task, backend and default representation (see
+:func:`colliderlab.models.registry.resolve_model`)."""
+
+BASELINES: dict[str, tuple[type, type]] = {n: (s.config_cls, s.cls) for n, s in BASELINE_SPECS.items()}
+"""Name -> (config class, class)."""
 
 
 def create_baseline(name: str, feature_names: Sequence[str] = (), **kwargs: Any) -> Any:

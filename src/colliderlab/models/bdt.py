@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from colliderlab.checks import check_matrix
+from colliderlab.configs import from_dict
 
 __all__ = ["BDTConfig", "BDTClassifier"]
 
@@ -122,7 +123,7 @@ def load_xgboost(cls: type, config_cls: type, xgb_cls: type, path: str | os.Path
     """Inverse of :func:`save_xgboost`: ``cls(config_cls(...), feature_names)`` with its model loaded."""
     path = Path(path)
     meta = json.loads(path.with_suffix(".json").read_text())
-    obj = cls(config_cls(**meta["config"]), tuple(meta["feature_names"]))
+    obj = cls(from_dict(config_cls, meta["config"], "config"), tuple(meta["feature_names"]))
     obj._model = xgb_cls()
     obj._model.load_model(path.with_suffix(".ubj"))
     return obj

@@ -13,6 +13,14 @@ Every registered model is a ``torch.nn.Module`` built from one frozen config dat
 
 ``forward`` returns (B, n_classes) logits (or (B, n_outputs) for regression heads).
 
+Every spec also declares what it can be trained for, ``tasks`` (the first is the default; see
+:data:`TASKS`), and its ``backend`` (:data:`BACKENDS`). Registered models are ``torch`` models:
+taggers default to ``("classifier", "regressor")`` (``data.target`` makes a run a regression);
+generators declare ``("generator",)``, anomaly scorers ``("scorer",)``. The classical baselines
+(:data:`colliderlab.models.baselines.BASELINE_SPECS`) declare theirs too, and
+:func:`resolve_model` returns the spec of any name, so the trainer dispatches on the declaration
+and never asks a model what it is.
+
 Optional export metadata (read by :mod:`colliderlab.export.onnx`): ``export_unsupported``, a
 sentence saying which operation no static graph can express, and ``export_min_particles``, the
 smallest particle count an exported program accepts.
@@ -25,7 +33,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ModelSpec", "register_model", "create_model", "model_spec", "list_models", "count_params"]
+__all__ = [
+    "ModelSpec", "TASKS", "BACKENDS", "register_model", "create_model", "model_spec", "resolve_model", "list_models",
+    "count_params",
+]
+
+TASKS = ("classifier", "regressor", "generator", "scorer")
+"""What a model is trained for: class probabilities, a per-jet quantity, samples, or an
+unsupervised anomaly score (trained by :mod:`colliderlab.anomaly`, not by experiments)."""
+BACKENDS = ("torch", "xgboost", "sklearn", "numpy")
+"""How a model is fitted and stored: torch (the trainer, safetensors) or a baseline's own
+``fit``/``save`` (xgboost JSON/UBJ, or scikit-learn/numpy arrays in JSON)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,20 @@ class ModelSpec:
     paper_params: int | None = None
     reference: str = ""
     description: str = ""
+    tasks: tuple[str, ...] = ("classifier", "regressor")
+    backend: str = "torch"
+
+    def __post_init__(self) -> None:
+        bad = [t for t in self.tasks if t not in TASKS]
+        if not self.tasks or bad:
+            raise ValueError(f"model {self.name!r}: tasks {list(self.tasks)}; valid tasks: {', '.join(TASKS)}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"model {self.name!r}: backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
+
+    @property
+    def task(self) -> str:
+        """The default task (the one a run without ``data.target`` trains)."""
+        return self.tasks[0]
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -53,8 +85,10 @@ def register_model(
     presets: Mapping[str, Mapping[str, Any]],
     paper_params: int | None = None,
     reference: str = "",
+    tasks: tuple[str, ...] = ("classifier", "regressor"),
 ) -> Callable[[type], type]:
-    """Class decorator adding a model to the registry; a duplicate name is an error."""
+    """Class decorator adding a model to the registry; a duplicate name is an error. ``tasks``
+    declares what the model is trained for (:data:`TASKS`; the first is the default)."""
 
     def wrap(cls: type) -> type:
         if name in _REGISTRY:
@@ -65,7 +99,7 @@ def register_model(
         doc = (cls.__doc__ or "").strip().splitlines()
         _REGISTRY[name] = ModelSpec(
             name, cls, config, tuple(representations), dict(presets), paper_params, reference,
-            doc[0] if doc else "",
+            doc[0] if doc else "", tuple(tasks), "torch",
         )
         cls.model_name = name
         return cls
@@ -81,10 +115,11 @@ def _load_all() -> None:
 
 def list_models(generative: bool | None = None) -> list[str]:
     """Names of the registered models, sorted: all of them, only the taggers/regressors
-    (``generative=False``) or only the generators (``True``, :mod:`colliderlab.generative`)."""
+    (``generative=False``) or only the generators and anomaly scorers (``True``: models trained on
+    their own loss, :mod:`colliderlab.generative`, :mod:`colliderlab.anomaly`)."""
     _load_all()
     return sorted(n for n, s in _REGISTRY.items()
-                  if generative is None or bool(getattr(s.cls, "generative", False)) == generative)
+                  if generative is None or (s.task in ("generator", "scorer")) == generative)
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -92,6 +127,20 @@ def model_spec(name: str) -> ModelSpec:
     _load_all()
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; valid models: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def resolve_model(name: str) -> ModelSpec:
+    """The spec of any model name: a registered torch model or a classical baseline
+    (:data:`colliderlab.models.baselines.BASELINE_SPECS`); an unknown name lists both."""
+    from colliderlab.models.baselines import BASELINE_SPECS
+
+    if name in BASELINE_SPECS:
+        return BASELINE_SPECS[name]
+    _load_all()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; valid models: {', '.join(sorted(_REGISTRY))}; "
+                       f"baselines: {', '.join(sorted(BASELINE_SPECS))}")
     return _REGISTRY[name]
 
 

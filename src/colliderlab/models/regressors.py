@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from colliderlab.checks import check_matrix
+from colliderlab.configs import from_dict
 from colliderlab.models.bdt import load_xgboost, save_xgboost
 
 __all__ = ["LinearRegressionConfig", "LinearRegressor", "BDTRegressorConfig", "BDTRegressor", "REGRESSORS"]
@@ -68,7 +69,7 @@ class LinearRegressor:
     @classmethod
     def load(cls, path: str | os.PathLike) -> LinearRegressor:
         d = json.loads(Path(path).with_suffix(".json").read_text())
-        obj = cls(LinearRegressionConfig(**d["config"]), tuple(d["feature_names"]))
+        obj = cls(from_dict(LinearRegressionConfig, d["config"], "config"), tuple(d["feature_names"]))
         obj.coef = np.asarray(d["coef"])
         return obj
 

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from colliderlab.configs import from_dict
+
 __all__ = [
     "FixedPoint",
     "QuantConfig",
@@ -133,12 +135,10 @@ class QuantConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> QuantConfig:
-        valid = ("weights", "activations")
-        unknown = [k for k in d if k not in valid]
-        if unknown:
-            raise KeyError(f"unknown quantization key(s) {unknown}; valid keys: {', '.join(valid)}")
-        return cls(**dict(d))
+    def from_dict(cls, d: Mapping[str, Any], where: str = "") -> QuantConfig:
+        """From a mapping with keys ``weights`` and ``activations`` (:func:`colliderlab.configs.from_dict`);
+        ``where`` names it in errors (e.g. ``"quantization"`` of an experiment)."""
+        return from_dict(cls, d, where)
 
 
 def _quantised_types() -> tuple[type, ...]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from colliderlab.train.experiment import DataConfig, ExperimentConfig, ModelSection, run_experiment
+from colliderlab.train.config import DataConfig, ExperimentConfig, ModelSection
+from colliderlab.train.experiment import run_experiment
 from colliderlab.train.trainer import TrainerConfig
 
 __all__ = ["BenchmarkConfig", "DEFAULT_MODELS", "MODEL_SETUPS", "run_benchmark", "run_ensemble", "format_table", "ensure_toptag_sample"]

@@ -447,12 +447,35 @@ class Trainer:
             LegacyCheckpointError: ``run_dir`` holds an old pickled ``checkpoint_last.pt``.
             CheckpointError: the last checkpoint or its resume state is unreadable or torn.
         """
-        import torch
-        from tqdm.auto import tqdm
-
         c = self.config
         if len(train) == 0:
             raise ValueError("the training set is empty")
+        steps_per_epoch = self._prepare(train)
+        progress = self._start(train, resume)
+        writer = _tensorboard(self.run_dir)
+        t0 = time.perf_counter()
+        stopped = self.should_stop = False
+        step_fn = self.model.training_step if self.custom else self._default_step
+        for epoch in range(progress.epoch, c.epochs):
+            if c.max_steps is not None and progress.step >= c.max_steps:
+                break
+            row = self._train_epoch(train, epoch, progress, step_fn, steps_per_epoch)
+            if self._end_epoch(row, val, epoch, progress, writer):
+                stopped = True
+                break
+        if writer is not None:
+            writer.close()
+        return TrainResult(
+            epochs_run=len(progress.history), steps=progress.step, best_epoch=progress.best_epoch,
+            best_metric=float("nan") if progress.best is None else float(progress.best), history=progress.history,
+            stopped_early=stopped, seconds=time.perf_counter() - t0,
+        )
+
+    def _prepare(self, train: Any) -> int:
+        """Seed, check the labels, set class weights and schedules; returns the steps per epoch."""
+        import torch
+
+        c = self.config
         torch.manual_seed(c.seed)
         np.random.seed(c.seed % 2**32)
         random.seed(c.seed)
@@ -465,83 +488,104 @@ class Trainer:
         steps_per_epoch = max(len(train) // c.batch_size, 1)
         total = steps_per_epoch * c.epochs if c.max_steps is None else min(c.max_steps, steps_per_epoch * c.epochs)
         self._make_schedulers(total)
-        start_epoch, step, best, best_epoch, bad, history = 0, 0, None, -1, 0, []
-        if resume and self.run_dir is not None and checkpoint_exists(self.run_dir / "checkpoint_last"):
-            start_epoch, step, best, best_epoch, bad, history = self._resume()
-        if start_epoch == 0 and step == 0 and hasattr(self.model, "initialise_from"):
-            self.model.initialise_from(train)
-        writer = _tensorboard(self.run_dir)
-        t0 = time.perf_counter()
-        stopped = self.should_stop = False
-        step_fn = self.model.training_step if self.custom else self._default_step
-        for epoch in range(start_epoch, c.epochs):
-            if c.max_steps is not None and step >= c.max_steps:
-                break
-            self.model.train()
-            te = time.perf_counter()
-            sums: dict[str, float] = {}
-            n_batches = 0
-            bar = tqdm(
-                train.batches(c.batch_size, shuffle=True, seed=c.seed * 1000 + epoch, drop_last=True,
-                              device=self.device),
-                total=steps_per_epoch, desc=f"epoch {epoch + 1}/{c.epochs}", disable=not c.progress,
-                leave=False,
-            )
-            for batch in bar:
-                ctx = StepContext(self.optimizers, self.device, self.scaler, self.autocast, c.grad_clip, step, self.model)
-                res = step_fn(batch, ctx)
-                for k, v in res.items():
-                    sums[k] = sums.get(k, 0.0) + float(v)
-                n_batches += 1
-                step += 1
-                if c.schedule in ("cosine", "onecycle"):
-                    for sch in self.schedulers:
-                        sch.step()
-                if n_batches % 10 == 0:
-                    bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}")
-                for cb in self.callbacks:
-                    cb.on_step_end(self, step, res)
-                if self.should_stop or (c.max_steps is not None and step >= c.max_steps):
-                    break
-            row: dict[str, float] = {"epoch": epoch + 1, "step": step}
-            row.update({f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()})
-            row["lr"] = self.optimizers[0].param_groups[0]["lr"]
-            row["train_seconds"] = time.perf_counter() - te
-            if val is not None and len(val):
-                row.update(self.evaluate(val))
-            for cb in self.callbacks:
-                cb.on_epoch_end(self, epoch + 1, row)
-            monitor = c.monitor if c.monitor in row else ("val_loss" if "val_loss" in row else "train_loss")
-            value = row[monitor]
-            if c.schedule == "plateau":
-                for sch in self.schedulers:
-                    sch.step(value)
-            better = best is None or (value < best if monitor.endswith("loss") else value > best)
-            if better:
-                best, best_epoch, bad = value, epoch + 1, 0
-            else:
-                bad += 1
-            history.append(row)
-            if writer is not None:
-                for k, v in row.items():
-                    writer.add_scalar(k, v, step)
-            if c.progress:
-                shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step"))
-                tqdm.write(f"epoch {epoch + 1}: {shown}")
-            if self.run_dir is not None:
-                self._save(better, self.checkpoint_meta(epoch, step, best, best_epoch, bad, history))
-                self._write_csv(history)
-            if self.should_stop or (c.patience and bad >= c.patience):
-                stopped = True
-                break
-        if writer is not None:
-            writer.close()
-        return TrainResult(
-            epochs_run=len(history), steps=step, best_epoch=best_epoch,
-            best_metric=float("nan") if best is None else float(best), history=history,
-            stopped_early=stopped, seconds=time.perf_counter() - t0,
-        )
+        return steps_per_epoch
 
+    def _start(self, train: Any, resume: bool) -> _Progress:
+        """The loop's counters: restored from ``checkpoint_last`` when resuming, else fresh (and the
+        model's data-dependent initialisation run)."""
+        progress = _Progress()
+        if resume and self.run_dir is not None and checkpoint_exists(self.run_dir / "checkpoint_last"):
+            progress = _Progress(*self._resume())
+        if progress.epoch == 0 and progress.step == 0 and hasattr(self.model, "initialise_from"):
+            self.model.initialise_from(train)
+        return progress
+
+    def _train_epoch(self, train: Any, epoch: int, progress: _Progress, step_fn: Callable[..., dict[str, float]],
+                     steps_per_epoch: int) -> dict[str, float]:
+        """One epoch of optimiser steps (callbacks after each); returns the epoch's row of metrics."""
+        from tqdm.auto import tqdm
+
+        c = self.config
+        self.model.train()
+        te = time.perf_counter()
+        sums: dict[str, float] = {}
+        n_batches = 0
+        bar = tqdm(
+            train.batches(c.batch_size, shuffle=True, seed=c.seed * 1000 + epoch, drop_last=True,
+                          device=self.device),
+            total=steps_per_epoch, desc=f"epoch {epoch + 1}/{c.epochs}", disable=not c.progress,
+            leave=False,
+        )
+        for batch in bar:
+            ctx = StepContext(self.optimizers, self.device, self.scaler, self.autocast, c.grad_clip, progress.step,
+                              self.model)
+            res = step_fn(batch, ctx)
+            for k, v in res.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            n_batches += 1
+            progress.step += 1
+            if c.schedule in ("cosine", "onecycle"):
+                for sch in self.schedulers:
+                    sch.step()
+            if n_batches % 10 == 0:
+                bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}")
+            for cb in self.callbacks:
+                cb.on_step_end(self, progress.step, res)
+            if self.should_stop or (c.max_steps is not None and progress.step >= c.max_steps):
+                break
+        row: dict[str, float] = {"epoch": epoch + 1, "step": progress.step}
+        row.update({f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()})
+        row["lr"] = self.optimizers[0].param_groups[0]["lr"]
+        row["train_seconds"] = time.perf_counter() - te
+        return row
+
+    def _end_epoch(self, row: dict[str, float], val: Any | None, epoch: int, progress: _Progress, writer: Any) -> bool:
+        """Validate, run the epoch callbacks, track the monitor, log and checkpoint; returns
+        whether training stops (a callback asked, or early stopping)."""
+        from tqdm.auto import tqdm
+
+        c = self.config
+        if val is not None and len(val):
+            row.update(self.evaluate(val))
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch + 1, row)
+        monitor = c.monitor if c.monitor in row else ("val_loss" if "val_loss" in row else "train_loss")
+        value = row[monitor]
+        if c.schedule == "plateau":
+            for sch in self.schedulers:
+                sch.step(value)
+        best = progress.best
+        better = best is None or (value < best if monitor.endswith("loss") else value > best)
+        if better:
+            progress.best, progress.best_epoch, progress.bad = value, epoch + 1, 0
+        else:
+            progress.bad += 1
+        progress.history.append(row)
+        if writer is not None:
+            for k, v in row.items():
+                writer.add_scalar(k, v, progress.step)
+        if c.progress:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step"))
+            tqdm.write(f"epoch {epoch + 1}: {shown}")
+        if self.run_dir is not None:
+            self._save(better, self.checkpoint_meta(epoch, progress.step, progress.best, progress.best_epoch,
+                                                    progress.bad, progress.history))
+            self._write_csv(progress.history)
+        return bool(self.should_stop or (c.patience and progress.bad >= c.patience))
+
+
+@dataclass
+class _Progress:
+    """The training loop's counters, as a checkpoint stores them: the next ``epoch`` (0-based),
+    optimiser ``step``, ``best`` monitored value and its ``best_epoch``, epochs without
+    improvement (``bad``) and the per-epoch ``history``."""
+
+    epoch: int = 0
+    step: int = 0
+    best: float | None = None
+    best_epoch: int = -1
+    bad: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
 
 
 def classification_auc(logits: np.ndarray, labels: np.ndarray) -> float:

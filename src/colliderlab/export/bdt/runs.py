@@ -45,7 +45,7 @@ def export_bdt_run(
 
     from colliderlab.features.build import build_dataset
     from colliderlab.models.bdt import BDTClassifier
-    from colliderlab.train.experiment import load_run
+    from colliderlab.train.runs import load_run
 
     run = load_run(run_dir)
     if not isinstance(run.model, BDTClassifier):

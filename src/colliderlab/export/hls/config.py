@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from colliderlab.configs import from_dict
+
 __all__ = ["HLSConfig", "VALID_BACKENDS", "VALID_STRATEGIES", "VALID_IO_TYPES", "PAPER_FIGURES", "parse_precision"]
 
 
@@ -176,18 +178,10 @@ class HLSConfig:
         object.__setattr__(self, "output_dir", str(self.output_dir))
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> HLSConfig:
-        """Build from a (YAML) mapping; unknown keys are an error naming them and the valid ones."""
-        if not isinstance(d, Mapping):
-            raise TypeError(f"an HLS config must be a mapping, got {type(d).__name__}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = [k for k in d if k not in valid]
-        if unknown:
-            raise KeyError(
-                f"unknown HLS config key(s) {', '.join(map(repr, unknown))}; valid keys: "
-                f"{', '.join(valid)}"
-            )
-        return cls(**dict(d))
+    def from_dict(cls, d: Mapping[str, Any], where: str = "") -> HLSConfig:
+        """Build from a (YAML) mapping (:func:`colliderlab.configs.from_dict`); unknown keys are an
+        error naming them and the valid ones, ``where`` names the mapping in errors."""
+        return from_dict(cls, d, where)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> HLSConfig:

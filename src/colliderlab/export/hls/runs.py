@@ -89,7 +89,7 @@ def export_hls_run(
     40 MHz, float vs emulated scores). ``config.output_dir`` is ignored. Returns the summary.
     """
     from colliderlab.features.build import build_dataset
-    from colliderlab.train.experiment import load_run
+    from colliderlab.train.runs import load_run
 
     config = config or HLSConfig()
     run_dir = Path(run_dir)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import types
-import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import yaml
+
+from colliderlab.configs import ConfigError, from_dict
 
 __all__ = ["CARDS", "EfficiencyMap", "PtResolution", "ImpactParameterResolution", "CaloResolution", "TrackEfficiency", "TrackResolution", "TrackerCard", "CalorimeterCard", "DetectorCard", "load_card", "card_from_dict", "card_to_dict", "IsolationCard", "BTagCard"]
 
@@ -321,92 +321,16 @@ class DetectorCard:
 # ---------------------------------------------------------------------------------------------
 
 
-class _CardKeyError(ValueError):
-    """A problem at one key of a card mapping; ``key`` is its dotted path."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
-        self.message = message
-
-
-def _convert(tp: Any, value: Any, key: str) -> Any:
-    """Convert a YAML value to the annotated field type ``tp`` (dataclass, tuple, scalar, optional)."""
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, key)
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = (a for a in args if a is not type(None))
-        return _convert(inner, value, key)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise _CardKeyError(key, f"expected a list, got {value!r}")
-        (inner, _) = typing.get_args(tp)
-        return tuple(_convert(inner, v, f"{key}[{i}]") for i, v in enumerate(value))
-    if tp is float:
-        if isinstance(value, str):  # PyYAML reads '1e-4' (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise _CardKeyError(key, f"expected a number, got {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _CardKeyError(key, f"expected an integer, got {value!r}")
-    if tp is bool or tp is str:
-        if isinstance(value, tp):
-            return value
-        raise _CardKeyError(key, f"expected a {tp.__name__}, got {value!r}")
-    raise TypeError(f"unsupported card field type {tp!r}")  # pragma: no cover - programming error
-
-
-def _build(cls: type, data: Any, key: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, refusing unknown and missing keys."""
-    where = key or "top level"
-    if not isinstance(data, dict):
-        raise _CardKeyError(where, f"expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    for k in data:
-        if k not in names:
-            raise _CardKeyError(
-                f"{key}.{k}" if key else str(k),
-                f"unknown key (valid keys here: {', '.join(names)})",
-            )
-    kwargs = {}
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for name in names:
-        sub = f"{key}.{name}" if key else name
-        if name not in data:
-            f = fields[name]
-            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
-                continue  # optional key: the dataclass default applies
-            raise _CardKeyError(sub, "missing key")
-        kwargs[name] = _convert(hints[name], data[name], sub)
-    try:
-        return cls(**kwargs)
-    except _CardKeyError:
-        raise
-    except ValueError as err:
-        raise _CardKeyError(where, str(err)) from None
-
-
 def card_from_dict(data: dict[str, Any], source: str = "<dict>") -> DetectorCard:
     """Build a :class:`DetectorCard` from a mapping (a parsed YAML card or :func:`card_to_dict`'s output).
 
     Raises:
         ValueError: naming ``source`` and the dotted key, for an unknown, missing or invalid key.
     """
-    try:
-        return _build(DetectorCard, data, "")
-    except _CardKeyError as err:
-        raise ValueError(f"detector card {source}: key '{err.key}': {err.message}") from None
+    try:  # every scalar type-checked; integers become floats in float fields
+        return from_dict(DetectorCard, data, strict=True)
+    except ConfigError as err:
+        raise ValueError(f"detector card {source}: key '{err.key or 'top level'}': {err.message}") from None
 
 
 def _builtin_path(name: str) -> Any:
