@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from colliderlab.atomic import replacing
+
 __all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images", "plot_regression",
            "plot_response_vs_true", "plot_shower_observables", "plot_average_showers", "plot_sic_curves",
            "plot_sic_sweep"]
@@ -41,9 +43,8 @@ def _save(fig, out: str | os.PathLike) -> Path:
     """Save atomically (temporary file + rename)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=90, bbox_inches="tight")
-    os.replace(tmp, out)
+    with replacing(out, keep_suffix=True) as tmp:  # matplotlib picks the format from the suffix
+        fig.savefig(tmp, dpi=90, bbox_inches="tight")
     return out
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
 from colliderlab.metrics import softmax
 
 __all__ = [
@@ -203,12 +204,8 @@ def _quiet_logs() -> Iterator[None]:
 def _atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
+    with replacing(path, keep_suffix=True) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
