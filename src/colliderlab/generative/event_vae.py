@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from colliderlab import kinematics as kin
+from colliderlab.nn.layers import mlp
 
 __all__ = ["EventVAEConfig", "EventVAE", "event_features", "features_to_events"]
 
@@ -79,16 +80,8 @@ class EventVAE(nn.Module):
         super().__init__()
         self.config = config
         h = tuple(config.hidden)
-        enc: list[nn.Module] = []
-        dims = (config.n_features, *h)
-        for a, b in zip(dims[:-1], dims[1:], strict=True):
-            enc += [nn.Linear(a, b), nn.SiLU()]
-        self.encoder = nn.Sequential(*enc, nn.Linear(h[-1], 2 * config.latent))
-        dec: list[nn.Module] = []
-        dims = (config.latent, *h[::-1])
-        for a, b in zip(dims[:-1], dims[1:], strict=True):
-            dec += [nn.Linear(a, b), nn.SiLU()]
-        self.decoder = nn.Sequential(*dec, nn.Linear(h[0], config.n_features))
+        self.encoder = mlp((config.n_features, *h, 2 * config.latent), nn.SiLU, last_activation=False)
+        self.decoder = mlp((config.latent, *h[::-1], config.n_features), nn.SiLU, last_activation=False)
         self.register_buffer("mean", torch.zeros(config.n_features))
         self.register_buffer("std", torch.ones(config.n_features))
         self.register_buffer("buffer_mu", torch.zeros(0, config.latent))
