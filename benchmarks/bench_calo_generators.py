@@ -110,9 +110,9 @@ def main() -> None:
         print(f"# {name}: AUC high-level {row['auc_highlevel']:.4f}, cells {row['auc_cells']:.4f}, "
               f"FPD {row['fpd']:.3g}, b1000 {rates['showers_per_second_b1000']:.0f}/s", flush=True)
         if a.json_out:
-            tmp = Path(a.json_out).with_suffix(".tmp")
-            tmp.write_text(json.dumps(result, indent=2, default=float))
-            os.replace(tmp, a.json_out)
+            from colliderlab.atomic import write_text
+
+            write_text(a.json_out, json.dumps(result, indent=2, default=float))
 
     print(f"Generators vs simulated {a.particle} showers ({a.emin:g}-{a.emax:g} GeV, calogan geometry), "
           f"{a.n} training and {a.n} reference showers")

@@ -71,9 +71,9 @@ def main() -> None:
                          "params": res["params"], "train_seconds": res.get("train_seconds")})
             print(f"# {rows[-1]}", flush=True)
     if a.json_out:
-        tmp = Path(a.json_out).with_suffix(".tmp")
-        tmp.write_text(json.dumps({"n_per_particle": a.n, "energy": [a.emin, a.emax], "rows": rows}, indent=2))
-        os.replace(tmp, a.json_out)
+        from colliderlab.atomic import write_text
+
+        write_text(a.json_out, json.dumps({"n_per_particle": a.n, "energy": [a.emin, a.emax], "rows": rows}, indent=2))
     print(f"gamma vs pi0, {a.emin:g}-{a.emax:g} GeV, {a.n} showers each, LCD cube at three granularities")
     print("| readout | cells | model | AUC | pi0 rejection @ 90% gamma eff. | train s | params |")
     print("|---|---|---|---|---|---|---|")

@@ -69,9 +69,9 @@ def main() -> None:
         print(f"# {model}: {rows[-1]}", flush=True)
     out = {"pair": [sig, bkg], "file": str(path), "n_per_particle": a.n, "energy": [a.emin, a.emax], "models": rows}
     if a.json_out:
-        tmp = Path(a.json_out).with_suffix(".tmp")
-        tmp.write_text(json.dumps(out, indent=2, default=float))
-        os.replace(tmp, a.json_out)
+        from colliderlab.atomic import write_text
+
+        write_text(a.json_out, json.dumps(out, indent=2, default=float))
     print(f"{sig} (signal) vs {bkg}, {a.geometry} geometry, {a.emin:g}-{a.emax:g} GeV, {a.n} showers each, "
           f"{rows[0]['n_test']} test showers")
     print("| model | inputs | AUC | 1/eB @ eS=0.9 | 1/eB @ eS=0.5 | accuracy | params | train s |")

@@ -94,9 +94,9 @@ def main() -> None:
     out = {"file": str(path), "edges": edges.tolist(), "rows": rows, "figure": str(figure),
            "sampling_term_at_bin_centres": (a_stoch / np.sqrt(centres)).tolist()}
     if a.json_out:
-        tmp = Path(a.json_out).with_suffix(".tmp")
-        tmp.write_text(json.dumps(out, indent=2, default=float))
-        os.replace(tmp, a.json_out)
+        from colliderlab.atomic import write_text
+
+        write_text(a.json_out, json.dumps(out, indent=2, default=float))
     bins = [f"{lo:g}-{hi:g} GeV" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     print(f"{a.particle} energy regression, calogan, {a.n} showers (1-100 GeV); relative resolution per bin")
     print("| method | R^2 | median response | resolution | " + " | ".join(bins) + " | pull width | 1-sigma coverage |")

@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--out")
     a = ap.parse_args()
 
+    from colliderlab.atomic import write_text
     from colliderlab.data.dijet_io import generate_dijets
     from colliderlab.physics.dijet import DijetConfig
 
@@ -32,9 +33,7 @@ def main() -> None:
     summary = generate_dijets(out, a.kind, a.n, DijetConfig(seed=a.seed), workers=a.workers)
     summary["workers"] = a.workers
     text = json.dumps(summary, indent=2)
-    tmp = out.with_name(out.name + ".json.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, out.with_name(out.name + ".json"))
+    write_text(out.with_name(out.name + ".json"), text)
     print(text)
 
 

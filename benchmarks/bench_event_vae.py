@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -65,9 +64,9 @@ def main() -> None:
     out = {"n_train": a.n, "pythia_seconds": t_gen, "train_seconds": t_train, "events_per_second": rate, "w1": rows,
            "median_m_ll_pythia": float(np.median(ro["m_ll"]))}
     if a.json_out:
-        tmp = Path(a.json_out).with_suffix(".tmp")
-        tmp.write_text(json.dumps(out, indent=2))
-        os.replace(tmp, a.json_out)
+        from colliderlab.atomic import write_text
+
+        write_text(a.json_out, json.dumps(out, indent=2))
     print(f"Z -> ll, {a.n} training events ({t_gen:.0f} s of Pythia), {a.epochs} epochs ({t_train:.0f} s); "
           f"W1 to {a.n_eval} independent Pythia events; generation {rate:,.0f} events/s")
     print("| sampling | " + " | ".join(keys) + " | median m_ll |")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 import warnings
@@ -54,9 +53,9 @@ def main() -> None:
         rows.append(row)
         print(f"# {row['model']}: {row}", flush=True)
     if a.json_out:
-        tmp = Path(a.json_out).with_suffix(".tmp")
-        tmp.write_text(json.dumps(rows, indent=2))
-        os.replace(tmp, a.json_out)
+        from colliderlab.atomic import write_text
+
+        write_text(a.json_out, json.dumps(rows, indent=2))
     print(f"Export parity on {a.n_jets} real jets of {a.data} (max |score diff| over batch sizes 1/7/64 "
           "and particle counts; target < 1e-4)")
     print("| model | ONNX scores | ONNX logits | torch.export scores | cases | export s (ONNX) |")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -214,9 +213,9 @@ def main() -> None:
     if a.json_out:
         path = Path(a.json_out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(out, indent=2, default=float) + "\n")
-        os.replace(tmp, path)
+        from colliderlab.atomic import write_text
+
+        write_text(path, json.dumps(out, indent=2, default=float) + "\n")
 
 
 if __name__ == "__main__":

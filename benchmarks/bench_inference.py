@@ -185,9 +185,9 @@ def main() -> None:
     header = {"device": device, "preset": a.preset, "sample": path, "torch": torch.__version__,
               "load_average": os.getloadavg()[0]}
     if a.json_out:
-        tmpf = Path(a.json_out).with_suffix(".tmp")
-        tmpf.write_text(json.dumps({"header": header, "models": rows}, indent=2))
-        os.replace(tmpf, a.json_out)
+        from colliderlab.atomic import write_text
+
+        write_text(a.json_out, json.dumps({"header": header, "models": rows}, indent=2))
     cols = [f"{b}_b{n}" for n in a.batches for b in a.backends]
     print(f"Inference jets/s, {device}, {a.preset} configs, real toptag jets ({path}); "
           f"load average {header['load_average']:.2f}")

@@ -91,9 +91,9 @@ def main() -> None:
     result["float_dnn"] = score(base.model)
 
     if a.json_out:
-        tmp = Path(a.json_out).with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=2, default=float))
-        os.replace(tmp, a.json_out)
+        from colliderlab.atomic import write_text
+
+        write_text(a.json_out, json.dumps(result, indent=2, default=float))
     print(f"PTQ, AUC (accuracy) on {a.eval}; ap_fixed<W, I> with I per tensor from the calibrated range")
     print("| model | float | " + " | ".join(f"W={w}" for w in widths) + " |")
     print("|---|---|" + "---|" * len(widths))

@@ -85,3 +85,12 @@ def test_regression_metrics_response_and_resolution():
     assert metrics.regression_metrics(np.full(10, 3.0), np.arange(10.0))["r2"] < 0.0 + 1e-9
     with pytest.raises(ValueError, match="not finite.*index 2"):
         metrics.regression_metrics(np.array([1.0, 2.0, np.nan]), np.ones(3))
+
+
+def test_threshold_keeping_and_efficiency_error():
+    desc = np.array([5.0, 4.0, 4.0, 1.0])
+    assert metrics.threshold_keeping(desc, 1) == 4.0  # keeps 5 only
+    assert (desc > metrics.threshold_keeping(desc, 0)).sum() == 0
+    assert metrics.threshold_keeping(desc, 4) == 0.0  # keeps all: one below the lowest
+    assert metrics.efficiency_error(0.5, 100) == pytest.approx(0.05)
+    assert metrics.efficiency_error(0.0, 100) == pytest.approx(0.01)  # floored at 1/n

@@ -1,6 +1,8 @@
 """Files written whole or not at all: write a temporary file beside the target, then rename.
 
-A run killed mid-write leaves the previous file (or none), never a truncated one.
+A run killed mid-write leaves the previous file (or none), never a truncated one. The one place
+that does so is :func:`replacing`; :func:`write_text`, :func:`write_json`,
+:func:`write_safetensors` and :func:`write_torch` are built on it.
 """
 
 from __future__ import annotations
@@ -15,16 +17,34 @@ from typing import Any
 __all__ = ["json_default", "replacing", "write_json", "write_safetensors", "write_text", "write_torch"]
 
 
-def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file + :func:`os.replace`)."""
+@contextmanager
+def replacing(path: str | os.PathLike, *, keep_suffix: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; renamed onto ``path`` when the block ends
+    without an error, removed otherwise.
+
+    The temporary name is ``.NAME.tmp-PID``; with ``keep_suffix`` it is ``.STEM.tmp-PID.SUFFIX``,
+    for writers that choose the format from the extension (matplotlib, xgboost, ``numpy.savez``).
+
+        with replacing(path, keep_suffix=True) as tmp:
+            fig.savefig(tmp)
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if keep_suffix:
+        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    else:
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(text)
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (:func:`replacing`)."""
+    with replacing(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
 
 
 def json_default(o: Any) -> Any:
@@ -46,19 +66,6 @@ def json_default(o: Any) -> Any:
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
     """``obj`` as JSON (numpy values converted by :func:`json_default`), written atomically."""
     return write_text(path, json.dumps(obj, indent=indent, default=json_default) + "\n")
-
-
-@contextmanager
-def replacing(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write; renamed onto ``path`` when the block ends
-    without an error, removed otherwise."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any],

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import write_text
 from colliderlab.features.highlevel import DEFAULT_OBSERVABLES
 
 __all__ = ["DemoConfig", "BDT_FEATURES", "run_demo"]
@@ -131,8 +132,6 @@ def run_demo(config: DemoConfig = DemoConfig(), echo=print) -> dict[str, Any]:
     result["plots"] = [str(obs_png), str(roc_png)]
     result["config"] = asdict(config)
     result["wall_seconds"] = time.perf_counter() - t0
-    tmp = out_dir / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2, default=float))
-    os.replace(tmp, out_dir / "metrics.json")
+    write_text(out_dir / "metrics.json", json.dumps(result, indent=2, default=float))
     echo(f"wrote {obs_png}, {roc_png} and {out_dir / 'metrics.json'} ({result['wall_seconds']:.0f} s)")
     return result

@@ -29,6 +29,8 @@ __all__ = [
     "background_efficiency_at",
     "accuracy",
     "sic_curve",
+    "threshold_keeping",
+    "efficiency_error",
     "tagger_metrics",
     "bootstrap_metrics",
     "paired_auc_difference",
@@ -131,6 +133,19 @@ def sic_curve(
     n_bkg = eff_b * w[~y].sum()
     keep = (eff_b > 0) & (n_bkg >= max(min_background, 1e-300))
     return eff_s[keep], eff_s[keep] / np.sqrt(eff_b[keep])
+
+
+def threshold_keeping(descending: np.ndarray, k: int) -> float:
+    """The threshold whose cut ``score > threshold`` keeps the ``k`` highest of ``descending``
+    (scores sorted high to low; fewer when scores tie at the threshold): the (k+1)-th highest
+    score, or one below the lowest when ``k >= N``."""
+    return float(descending[k]) if k < len(descending) else float(descending[-1]) - 1.0
+
+
+def efficiency_error(eff: float, n: int) -> float:
+    """Binomial standard error of an efficiency measured on ``n`` events, sqrt(eff (1 - eff) / n),
+    floored at 1 / n (so that it is not 0 at eff = 0 or 1)."""
+    return float(np.sqrt(max(eff * (1.0 - eff), 1.0 / n) / n))
 
 
 def tagger_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:

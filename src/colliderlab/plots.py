@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from colliderlab.atomic import replacing
+
 __all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images", "plot_regression",
            "plot_response_vs_true", "plot_shower_observables", "plot_average_showers", "plot_sic_curves",
            "plot_sic_sweep"]
@@ -38,13 +40,25 @@ def _figure():
 
 
 def _save(fig, out: str | os.PathLike) -> Path:
-    """Save atomically (temporary file + rename)."""
+    """Save atomically (temporary file + rename) and close the figure. Returns the path."""
+    import matplotlib.pyplot as plt
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=90, bbox_inches="tight")
-    os.replace(tmp, out)
+    with replacing(out, keep_suffix=True) as tmp:  # matplotlib picks the format from the suffix
+        fig.savefig(tmp, dpi=90, bbox_inches="tight")
+    plt.close(fig)
     return out
+
+
+def _efficiency_axes(ax, ylabel: str, title: str) -> None:
+    """Signal efficiency in [0, 1] on x, ``ylabel`` on y, an optional title and the legend."""
+    ax.set_xlabel("signal efficiency $\\epsilon_S$")
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(0, 1)
+    if title:
+        ax.set_title(title, fontsize=14)
+    ax.legend(fontsize=12)
 
 
 def plot_observables(
@@ -90,9 +104,7 @@ def plot_observables(
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     fig.tight_layout()
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)
 
 
 def plot_roc(
@@ -109,15 +121,8 @@ def plot_roc(
         ok = eb > 0
         ax.plot(es[ok], 1.0 / eb[ok], lw=2, label=name)
     ax.set_yscale("log")
-    ax.set_xlabel("signal efficiency $\\epsilon_S$")
-    ax.set_ylabel("background rejection $1/\\epsilon_B$")
-    ax.set_xlim(0, 1)
-    if title:
-        ax.set_title(title, fontsize=14)
-    ax.legend(fontsize=12)
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    _efficiency_axes(ax, "background rejection $1/\\epsilon_B$", title)
+    return _save(fig, out)
 
 
 def plot_scores(
@@ -139,9 +144,7 @@ def plot_scores(
         ax.set_ylabel("density")
         ax.set_yscale("log")
         ax.legend(fontsize=12)
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)
 
 
 def plot_training(history: Sequence[Mapping[str, float]], out: str | os.PathLike) -> Path:
@@ -161,9 +164,7 @@ def plot_training(history: Sequence[Mapping[str, float]], out: str | os.PathLike
     a2.set_xlabel("epoch")
     if a2.lines:
         a2.legend(fontsize=12)
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)
 
 
 def plot_images(
@@ -186,9 +187,7 @@ def plot_images(
         ax.set_xlabel("$\\Delta\\eta$ (rotated)")
         ax.set_ylabel("$\\Delta\\phi$ (rotated)")
         fig.colorbar(im, ax=ax)
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)
 
 
 def plot_regression(pred: np.ndarray, true: np.ndarray, out: str | os.PathLike, name: str = "target",
@@ -211,9 +210,7 @@ def plot_regression(pred: np.ndarray, true: np.ndarray, out: str | os.PathLike, 
     a2.axhline(1.0, color="k", ls=":")
     a2.set_xlabel(f"true {name}")
     a2.set_ylabel("median response (band: resolution)")
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)
 
 
 def plot_response_vs_true(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], edges: np.ndarray,
@@ -248,9 +245,7 @@ def plot_response_vs_true(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], e
     a2.set_xscale("log")
     a2.set_xlabel(f"true {name} [{unit}]")
     a2.legend(fontsize=11, loc="lower left")
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)
 
 
 def plot_shower_observables(reference, generated, out: str | os.PathLike, max_panels: int = 24) -> Path:
@@ -278,9 +273,7 @@ def plot_shower_observables(reference, generated, out: str | os.PathLike, max_pa
     for ax in axes.flat[len(keys):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=9)
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)
 
 
 def plot_average_showers(reference, generated, out: str | os.PathLike) -> Path:
@@ -299,9 +292,7 @@ def plot_average_showers(reference, generated, out: str | os.PathLike) -> Path:
                                      aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
             axes[row, k].set_title(f"{label}, layer {k}", fontsize=12)
             fig.colorbar(im, ax=axes[row, k])
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)
 
 
 def plot_sic_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: str | os.PathLike,
@@ -316,15 +307,8 @@ def plot_sic_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: st
     for name, (es, sic) in curves.items():
         ax.plot(es, sic, lw=2, label=name)
     ax.axhline(1.0, color="grey", ls=":", lw=1)
-    ax.set_xlabel("signal efficiency $\\epsilon_S$")
-    ax.set_ylabel("SIC  ε_S / √ε_B")
-    ax.set_xlim(0, 1)
-    if title:
-        ax.set_title(title, fontsize=14)
-    ax.legend(fontsize=12)
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    _efficiency_axes(ax, "SIC  ε_S / √ε_B", title)
+    return _save(fig, out)
 
 
 def plot_sic_sweep(x: np.ndarray, medians: Mapping[str, np.ndarray], out: str | os.PathLike,
@@ -343,6 +327,4 @@ def plot_sic_sweep(x: np.ndarray, medians: Mapping[str, np.ndarray], out: str | 
     ax.set_xlabel(xlabel)
     ax.set_ylabel("peak SIC")
     ax.legend(fontsize=12)
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)

@@ -53,6 +53,7 @@ import torch
 from torch import nn
 
 from colliderlab.models.registry import register_model
+from colliderlab.nn.layers import mlp
 
 __all__ = [
     "AnomalyAEConfig",
@@ -113,14 +114,6 @@ def _check_dims(config: Any) -> None:
             f"{type(config).__name__} needs n_features >= 1, latent >= 1 and at least one hidden layer; "
             f"got n_features={config.n_features}, hidden={config.hidden}, latent={config.latent}"
         )
-
-
-def _mlp(dims: tuple[int, ...]) -> list[nn.Module]:
-    """Linear + ReLU between consecutive ``dims`` (ReLU after every layer)."""
-    layers: list[nn.Module] = []
-    for a, b in zip(dims[:-1], dims[1:], strict=True):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return layers
 
 
 class AnomalyScorer(nn.Module):
@@ -198,8 +191,8 @@ class AnomalyAE(AnomalyScorer):
         super().__init__()
         self.config = config
         h = tuple(config.hidden)
-        self.encoder = nn.Sequential(*_mlp((config.n_features, *h)), nn.Linear(h[-1], config.latent))
-        self.decoder = nn.Sequential(*_mlp((config.latent, *h[::-1])), nn.Linear(h[0], config.n_features))
+        self.encoder = mlp((config.n_features, *h, config.latent), last_activation=False)
+        self.decoder = mlp((config.latent, *h[::-1], config.n_features), last_activation=False)
         self._init_standardisation(config.n_features)
 
     def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
@@ -227,9 +220,9 @@ class AnomalyVAE(AnomalyScorer):
         super().__init__()
         self.config = config
         h = tuple(config.hidden)
-        self.encoder = nn.Sequential(*_mlp((config.n_features, *h)), nn.Linear(h[-1], 2 * config.latent))
+        self.encoder = mlp((config.n_features, *h, 2 * config.latent), last_activation=False)
         n_out = 2 * config.n_features if config.decoder == "gaussian" else config.n_features
-        self.decoder = nn.Sequential(*_mlp((config.latent, *h[::-1])), nn.Linear(h[0], n_out))
+        self.decoder = mlp((config.latent, *h[::-1], n_out), last_activation=False)
         self._init_standardisation(config.n_features)
 
     def encode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

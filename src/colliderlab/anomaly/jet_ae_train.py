@@ -208,6 +208,4 @@ def plot_mass_sculpting(
     a1.legend(fontsize=12)
     if title:
         fig.suptitle(title, fontsize=14)
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)

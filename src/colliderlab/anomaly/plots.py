@@ -57,9 +57,7 @@ def plot_score_distributions(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
     ax.legend(fontsize=10)
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)
 
 
 def plot_pvalue_distributions(pvalues: Mapping[str, np.ndarray], out: str | os.PathLike, bins: int = 40,
@@ -81,9 +79,7 @@ def plot_pvalue_distributions(pvalues: Mapping[str, np.ndarray], out: str | os.P
     if title:
         ax.set_title(title, fontsize=14)
     ax.legend(fontsize=10)
-    path = _save(fig, out)
-    plt.close(fig)
-    return path
+    return _save(fig, out)
 
 
 def plot_anomaly_rocs(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: str | os.PathLike,

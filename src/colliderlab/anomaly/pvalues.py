@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.metrics import efficiency_error, threshold_keeping
+
 __all__ = [
     "MIN_PASSING",
     "pvalues",
@@ -99,7 +101,7 @@ def threshold_at_acceptance(reference_scores: np.ndarray, acceptance: float) -> 
     ref = np.sort(_scores(reference_scores, "reference_scores"))[::-1]  # (N,) descending
     _check_acceptance(float(acceptance), len(ref))
     k = int(np.floor(acceptance * len(ref) + 1e-9))  # reference events allowed to pass
-    return float(ref[k]) if k < len(ref) else float(ref[-1]) - 1.0
+    return threshold_keeping(ref, k)
 
 
 def reachable_acceptances(n_reference: int, acceptances: Sequence[float]) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -146,7 +148,7 @@ def signal_efficiencies(
                 "n_sm_passing": n_pass,
                 "n_sm": int(len(sm)),
                 "signal_efficiency": eff,
-                "signal_efficiency_error": float(np.sqrt(max(eff * (1.0 - eff), 1.0 / len(s)) / len(s))),
+                "signal_efficiency_error": efficiency_error(eff, len(s)),
                 "n_signal": int(len(s)),
             })
     return rows

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
 from colliderlab.data.errors import DataFormatError, reading
 
 __all__ = ["CLASS_NAMES", "INPUT_NAMES", "N_SLOTS", "SLOTS", "is_adc_file", "particle_inputs", "read_adc2021",
@@ -96,15 +97,10 @@ def write_adc2021(path: str | os.PathLike, particles: np.ndarray) -> Path:
 
     p = _check_particles(particles, "particles")
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("Particles", data=p.astype(np.float64), compression="gzip", fletcher32=True)
-            f.create_dataset("Particles_Names", data=np.array([s.encode() for s in _NAMES]))
-            f.create_dataset("Particles_Classes", data=np.array([s.encode() for s in CLASS_NAMES]))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("Particles", data=p.astype(np.float64), compression="gzip", fletcher32=True)
+        f.create_dataset("Particles_Names", data=np.array([s.encode() for s in _NAMES]))
+        f.create_dataset("Particles_Classes", data=np.array([s.encode() for s in CLASS_NAMES]))
     return path
 
 

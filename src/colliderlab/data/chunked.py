@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
+
 __all__ = ["ChunkRun", "part_path", "prepare_parts", "run_chunks", "save_part"]
 
 
@@ -31,9 +33,8 @@ def part_path(parts: Path, chunk: int) -> Path:
 
 def save_part(arrays: Mapping[str, Any], path: str | os.PathLike) -> str:
     """Write ``arrays`` to ``path`` (.npz) through a temporary file, so a kill leaves no half chunk."""
-    tmp = Path(path).with_suffix(f".tmp-{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with replacing(path, keep_suffix=True) as tmp:  # np.savez appends .npz to any other name
+        np.savez(tmp, **arrays)
     return str(path)
 
 

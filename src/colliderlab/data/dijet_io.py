@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
 from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
 from colliderlab.data.errors import DataFormatError, reading
 from colliderlab.data.formats._common import attr_numbers, attr_str, check_lengths, open_hdf5
@@ -94,16 +95,11 @@ def _write(path: Path, arrays: dict[str, np.ndarray], kind: str, config: DijetCo
            seconds: np.ndarray) -> None:
     import h5py
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
-            for k, v in arrays.items():
-                f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
-            f.attrs.update({"format": FORMAT, "kind": kind, "config": json.dumps(asdict(config)),
-                            "n_generated": int(n_generated), "seconds": seconds.tolist()})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(path) as tmp, h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
+        for k, v in arrays.items():
+            f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
+        f.attrs.update({"format": FORMAT, "kind": kind, "config": json.dumps(asdict(config)),
+                        "n_generated": int(n_generated), "seconds": seconds.tolist()})
 
 
 def _check_shapes(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:

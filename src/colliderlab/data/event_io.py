@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
 from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
 from colliderlab.data.errors import DataFormatError, reading
 from colliderlab.data.formats._common import (
@@ -183,15 +184,10 @@ def generate_events(
 def _write(path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> None:
     import h5py
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
-            for k, v in arrays.items():
-                f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
-            f.attrs.update(attrs)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(path) as tmp, h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
+        for k, v in arrays.items():
+            f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
+        f.attrs.update(attrs)
 
 
 def _check_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:

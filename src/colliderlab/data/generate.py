@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from colliderlab.atomic import replacing
 from colliderlab.jets import JetBatch
 from colliderlab.physics.processes import GenConfig, get_preset, get_process
 
@@ -105,15 +106,13 @@ def _digest(obj: dict) -> str:
 
 def _save_part(path: Path, result) -> None:
     """Save a chunk's jets atomically (temporary file + rename)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
+    with replacing(path) as tmp, open(tmp, "wb") as fh:
         np.savez(
             fh,
             n_events=np.int64(result.n_events),
             seconds=json.dumps(result.seconds),
             **result.batch.arrays(),
         )
-    os.replace(tmp, path)
 
 
 def _load_part(path: Path) -> tuple[JetBatch, int, dict[str, float]]:

@@ -35,12 +35,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
 from colliderlab.data.errors import DataFormatError, reading
 from colliderlab.data.formats._common import check_labels, check_lengths, dataset, open_hdf5
 from colliderlab.jets import ALL_FIELDS, JetBatch
@@ -73,10 +75,6 @@ _DTYPES = {
 }
 
 
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
 class AtomicH5Writer:
     """An HDF5 file written under a temporary name and renamed into place only when its ``with``
     block exits without an exception (removed otherwise), so a killed job leaves no corrupt file.
@@ -89,7 +87,7 @@ class AtomicH5Writer:
         if self.path.exists() and not overwrite:
             raise FileExistsError(f"{self.path} exists; pass overwrite=True (--overwrite) to replace it")
         self._file = None
-        self._tmp = _tmp_name(self.path)
+        self._stack: ExitStack | None = None  # the temporary file, open, inside replacing()
 
     def _create(self, f: Any) -> None:
         raise NotImplementedError
@@ -106,21 +104,21 @@ class AtomicH5Writer:
         import h5py
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self._tmp, "w", libver=("v110", "latest"))
-        self._create(self._file)
+        with ExitStack() as stack:
+            tmp = stack.enter_context(replacing(self.path))
+            self._file = stack.enter_context(h5py.File(tmp, "w", libver=("v110", "latest")))
+            self._create(self._file)
+            self._stack = stack.pop_all()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         f, self._file = self._file, None
-        try:
-            if exc_type is None:
-                f.attrs.update(self._attrs())
-        finally:
-            f.close()
-        if exc_type is None:
-            os.replace(self._tmp, self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
+        stack, self._stack = self._stack, None
+        if exc_type is not None:
+            stack.__exit__(exc_type, exc, tb)  # closes the file and removes it
+            return
+        with stack:  # closes the file, then renames it into place (removed if the attributes fail)
+            f.attrs.update(self._attrs())
 
 
 class H5Writer(AtomicH5Writer):

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
 from colliderlab.data.errors import DataFormatError, reading
 from colliderlab.data.formats._common import check_labels, open_hdf5
 from colliderlab.data.formats.pandas_hdf import open_frame
@@ -92,10 +93,6 @@ def write_lhco_features(path: str | os.PathLike, jet_p4: np.ndarray, tau: np.nda
     df = pd.DataFrame(per_jet.reshape(len(jet_p4), -1), columns=list(COLUMNS[:-1]))
     df["label"] = label.astype(np.float64)  # the public files store the label as a float column
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with replacing(path) as tmp:
         df.to_hdf(tmp, key="df", mode="w", format="fixed")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -31,6 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
+from colliderlab.metrics import softmax
+
 __all__ = [
     "ExportError",
     "ExportSpec",
@@ -201,12 +204,8 @@ def _quiet_logs() -> Iterator[None]:
 def _atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
+    with replacing(path, keep_suffix=True) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -310,12 +309,6 @@ def run_onnx(session: Any, inputs: Mapping[str, Any] | Sequence[Any]) -> np.ndar
     return session.run(None, feed)[0]
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
-
-
 def parity(
     model: Any,
     program: Any,
@@ -357,7 +350,7 @@ def parity(
             cases.append({
                 "batch": bs, "particles": int(inputs[0].shape[1]) if n_part is not None else None,
                 "max_abs_diff_logits": float(np.abs(out - ref).max()),
-                "max_abs_diff_scores": float(np.abs(_softmax(out) - _softmax(ref)).max()),
+                "max_abs_diff_scores": float(np.abs(softmax(out) - softmax(ref)).max()),
             })
     return {
         "max_abs_diff_logits": max(c["max_abs_diff_logits"] for c in cases),

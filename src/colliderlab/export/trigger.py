@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.metrics import efficiency_error, threshold_keeping
+
 __all__ = ["LHC_CROSSING_RATE_HZ", "rate_view", "compare_rates"]
 
 LHC_CROSSING_RATE_HZ = 40.0e6
@@ -56,7 +58,7 @@ def rate_view(
     bkg = np.sort(s[~y])[::-1]  # descending
     k = int(np.floor(target * len(bkg)))  # background jets allowed to pass
     # pass ``score > threshold``; the (k+1)-th highest background score is the threshold
-    threshold = float(bkg[k]) if k < len(bkg) else float(bkg[-1]) - 1.0
+    threshold = threshold_keeping(bkg, k)
     n_pass_bkg = int((bkg > threshold).sum())
     eff = float((s[y] > threshold).mean())
     n_sig = int(y.sum())
@@ -68,7 +70,7 @@ def rate_view(
         "n_background_passing": n_pass_bkg,
         "n_background": int(len(bkg)),
         "signal_efficiency": eff,
-        "signal_efficiency_error": float(np.sqrt(max(eff * (1 - eff), 1.0 / n_sig) / n_sig)),
+        "signal_efficiency_error": efficiency_error(eff, n_sig),
         "reliable": n_pass_bkg >= 10,
     }
 

@@ -27,32 +27,27 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab import kinematics as kin
+
 __all__ = ["TARGETS", "TARGET_TRANSFORMS", "DEFAULT_REFERENCE", "TargetTransform", "target_values", "check_target"]
 
 
-def _pt(p4: np.ndarray) -> np.ndarray:
-    return np.hypot(p4[:, 1], p4[:, 2])
-
-
 def _mass(p4: np.ndarray) -> np.ndarray:
+    # Not kin.mass on purpose: a regression target clips m^2 < 0 to 0 (kin.mass keeps FastJet's
+    # sign), and E^2 - |p|^2 is summed in this order so that targets stay bit-identical.
     return np.sqrt(np.maximum(p4[:, 0] ** 2 - (p4[:, 1:] ** 2).sum(1), 0.0))
-
-
-def _eta(p4: np.ndarray) -> np.ndarray:
-    pt = np.maximum(_pt(p4), 1e-12)
-    return np.arcsinh(p4[:, 3] / pt)
 
 
 # name -> (description, uses truth, function of a (J, 4) four-momentum array)
 TARGETS: dict[str, tuple[str, bool, Callable[[np.ndarray], np.ndarray]]] = {
-    "jet_pt": ("transverse momentum of the clustered jet, GeV", False, _pt),
+    "jet_pt": ("transverse momentum of the clustered jet, GeV", False, kin.pt),
     "jet_mass": ("invariant mass of the clustered jet, GeV", False, _mass),
     "jet_energy": ("energy of the clustered jet, GeV", False, lambda p4: p4[:, 0]),
-    "jet_eta": ("pseudorapidity of the clustered jet", False, _eta),
-    "truth_pt": ("transverse momentum of the matched truth particle, GeV", True, _pt),
+    "jet_eta": ("pseudorapidity of the clustered jet", False, kin.eta),
+    "truth_pt": ("transverse momentum of the matched truth particle, GeV", True, kin.pt),
     "truth_mass": ("mass of the matched truth particle, GeV", True, _mass),
     "truth_energy": ("energy of the matched truth particle, GeV", True, lambda p4: p4[:, 0]),
-    "truth_eta": ("pseudorapidity of the matched truth particle", True, _eta),
+    "truth_eta": ("pseudorapidity of the matched truth particle", True, kin.eta),
     "incident_energy": ("energy of the particle entering the calorimeter (showers), GeV", True,
                         lambda p4: p4[:, 0]),
     "visible_energy": ("measured energy: a shower's summed cells (jets: the clustered jet's energy), GeV", False,

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import write_text
+
 __all__ = ["generate_like", "fidelity_report", "evaluate_generator"]
 
 
@@ -102,9 +104,7 @@ def evaluate_generator(
               **fidelity_report(ref, gen, cells_classifier=cells_classifier, progress=False)}
     out = Path(out_dir) if out_dir else Path(run_dir) / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".fidelity.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2, default=float) + "\n")
-    os.replace(tmp, out / "fidelity.json")
+    write_text(out / "fidelity.json", json.dumps(report, indent=2, default=float) + "\n")
     from colliderlab.plots import plot_average_showers, plot_shower_observables
 
     plot_shower_observables(ref, gen, out / "observables.png")

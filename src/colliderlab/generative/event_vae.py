@@ -28,11 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from colliderlab import kinematics as kin
+from colliderlab.nn.layers import mlp
+
 __all__ = ["EventVAEConfig", "EventVAE", "event_features", "features_to_events"]
-
-
-def _wrap(phi: np.ndarray) -> np.ndarray:
-    return (phi + np.pi) % (2 * np.pi) - np.pi
 
 
 def event_features(leptons: np.ndarray) -> np.ndarray:
@@ -43,10 +42,12 @@ def event_features(leptons: np.ndarray) -> np.ndarray:
     if x.ndim != 3 or x.shape[1:] != (2, 4):
         raise ValueError(f"leptons must have shape (N, 2, 4), got {x.shape}")
     _, px, py, pz = np.moveaxis(x, -1, 0)  # (N, 2) each
-    pt = np.maximum(np.hypot(px, py), 1e-6)
+    # pt floored at 1e-6 (not kin.eta's 1e-12) for the log and eta; phi straight from arctan2
+    # (kin.phi's wrap would move it by an ulp): kept so that the features stay bit-identical.
+    pt = np.maximum(kin.pt(x), 1e-6)
     eta = np.arcsinh(pz / pt)
     phi = np.arctan2(py, px)
-    cols = [np.log(pt[:, 0]), eta[:, 0], np.log(pt[:, 1]), eta[:, 1], phi[:, 0], _wrap(phi[:, 1] - phi[:, 0] - np.pi)]
+    cols = [np.log(pt[:, 0]), eta[:, 0], np.log(pt[:, 1]), eta[:, 1], phi[:, 0], kin.wrap_phi(phi[:, 1] - phi[:, 0] - np.pi)]
     return np.stack(cols, 1).astype(np.float32)
 
 
@@ -55,8 +56,8 @@ def features_to_events(x: np.ndarray) -> np.ndarray:
     f = np.asarray(x, np.float64)
     pt = np.exp(f[:, [0, 2]])  # (N, 2)
     eta = f[:, [1, 3]]
-    phi1 = _wrap(f[:, 4])
-    phi = np.stack([phi1, _wrap(phi1 + f[:, 5] + np.pi)], 1)
+    phi1 = kin.wrap_phi(f[:, 4])
+    phi = np.stack([phi1, kin.wrap_phi(phi1 + f[:, 5] + np.pi)], 1)
     return np.stack([pt * np.cosh(eta), pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)], -1)
 
 
@@ -79,16 +80,8 @@ class EventVAE(nn.Module):
         super().__init__()
         self.config = config
         h = tuple(config.hidden)
-        enc: list[nn.Module] = []
-        dims = (config.n_features, *h)
-        for a, b in zip(dims[:-1], dims[1:], strict=True):
-            enc += [nn.Linear(a, b), nn.SiLU()]
-        self.encoder = nn.Sequential(*enc, nn.Linear(h[-1], 2 * config.latent))
-        dec: list[nn.Module] = []
-        dims = (config.latent, *h[::-1])
-        for a, b in zip(dims[:-1], dims[1:], strict=True):
-            dec += [nn.Linear(a, b), nn.SiLU()]
-        self.decoder = nn.Sequential(*dec, nn.Linear(h[0], config.n_features))
+        self.encoder = mlp((config.n_features, *h, 2 * config.latent), nn.SiLU, last_activation=False)
+        self.decoder = mlp((config.latent, *h[::-1], config.n_features), nn.SiLU, last_activation=False)
         self.register_buffer("mean", torch.zeros(config.n_features))
         self.register_buffer("std", torch.ones(config.n_features))
         self.register_buffer("buffer_mu", torch.zeros(0, config.latent))

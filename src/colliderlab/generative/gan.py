@@ -17,6 +17,7 @@ from torch import nn
 
 from colliderlab.generative.base import CaloGenerator, energy_fraction, to_unit
 from colliderlab.models.registry import register_model
+from colliderlab.nn.layers import mlp
 
 __all__ = ["CaloGANConfig", "CaloWGAN"]
 
@@ -33,14 +34,6 @@ class CaloGANConfig:
     critic: tuple[int, ...] = (1024, 512, 256)
     gp_weight: float = 10.0
     n_critic: int = 5
-
-
-def _mlp(dims: tuple[int, ...], act: type[nn.Module]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in zip(dims[:-2], dims[1:-1], strict=True):
-        layers += [nn.Linear(a, b), act()]
-    layers.append(nn.Linear(dims[-2], dims[-1]))
-    return nn.Sequential(*layers)
 
 
 @register_model(
@@ -61,8 +54,9 @@ class CaloWGAN(CaloGenerator):
         super().__init__()
         self.config = config
         c = self.context_dim
-        self.generator = nn.Sequential(_mlp((config.latent + c, *config.generator, config.n_features), nn.ReLU), nn.ReLU())
-        self.critic = _mlp((config.n_features + c + 1, *config.critic, 1), lambda: nn.LeakyReLU(0.2))
+        g_dims = (config.latent + c, *config.generator, config.n_features)
+        self.generator = nn.Sequential(mlp(g_dims, nn.ReLU, last_activation=False), nn.ReLU())
+        self.critic = mlp((config.n_features + c + 1, *config.critic, 1), lambda: nn.LeakyReLU(0.2), last_activation=False)
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # critic steps taken
 
     def sample_unit(self, context: torch.Tensor) -> torch.Tensor:

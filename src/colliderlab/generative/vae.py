@@ -18,6 +18,7 @@ from torch import nn
 
 from colliderlab.generative.base import CaloGenerator, energy_fraction, to_unit
 from colliderlab.models.registry import register_model
+from colliderlab.nn.layers import mlp
 
 __all__ = ["CaloVAEConfig", "CaloVAE"]
 
@@ -33,11 +34,8 @@ class CaloVAEConfig:
     energy_weight: float = 1.0
 
 
-def _stack(dims: tuple[int, ...]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in zip(dims[:-1], dims[1:], strict=True):
-        layers += [nn.Linear(a, b), nn.LeakyReLU(0.1)]
-    return nn.Sequential(*layers)
+def _leaky() -> nn.Module:
+    return nn.LeakyReLU(0.1)
 
 
 @register_model(
@@ -58,9 +56,9 @@ class CaloVAE(CaloGenerator):
         super().__init__()
         self.config = config
         c, h = self.context_dim, tuple(config.hidden)
-        self.encoder = _stack((config.n_features + c, *h))
+        self.encoder = mlp((config.n_features + c, *h), _leaky)
         self.to_stats = nn.Linear(h[-1], 2 * config.latent)
-        self.decoder = nn.Sequential(_stack((config.latent + c, *h[::-1])), nn.Linear(h[0], config.n_features), nn.ReLU())
+        self.decoder = nn.Sequential(mlp((config.latent + c, *h[::-1]), _leaky), nn.Linear(h[0], config.n_features), nn.ReLU())
 
     def encode(self, t: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.to_stats(self.encoder(torch.cat([t, context], 1))).chunk(2, dim=1)

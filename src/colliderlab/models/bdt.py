@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
 from colliderlab.checks import check_matrix
 from colliderlab.configs import from_dict
 
@@ -111,11 +112,11 @@ def save_xgboost(model: Any, path: str | os.PathLike, config: Any, feature_names
     """An xgboost model as ``path.ubj`` plus its config and feature names as ``path.json``,
     both written to temporary files and renamed. Returns the ``.ubj`` path."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    model.save_model(tmp.with_suffix(".ubj"))
-    tmp.with_suffix(".json").write_text(json.dumps({"config": asdict(config), "feature_names": list(feature_names)}))
-    os.replace(tmp.with_suffix(".ubj"), path.with_suffix(".ubj"))
-    os.replace(tmp.with_suffix(".json"), path.with_suffix(".json"))
+    # xgboost picks its format from the suffix; the .ubj is renamed first, then the .json
+    with replacing(path.with_suffix(".json")) as tmp_json, \
+            replacing(path.with_suffix(".ubj"), keep_suffix=True) as tmp_ubj:
+        model.save_model(tmp_ubj)
+        tmp_json.write_text(json.dumps({"config": asdict(config), "feature_names": list(feature_names)}))
     return path.with_suffix(".ubj")
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from colliderlab import kinematics as kin
+
 __all__ = ["DILEPTON_SETTINGS", "generate_dileptons", "dilepton_observables"]
 
 DILEPTON_SETTINGS = (
@@ -72,15 +74,18 @@ def dilepton_observables(leptons: np.ndarray) -> dict[str, np.ndarray]:
     x = np.asarray(leptons, np.float64)
     if x.ndim != 3 or x.shape[1:] != (2, 4):
         raise ValueError(f"leptons must have shape (N, 2, 4), got {x.shape}")
-    e, px, py, pz = np.moveaxis(x, -1, 0)  # (N, 2) each
-    pt = np.hypot(px, py)
+    _, px, py, _ = np.moveaxis(x, -1, 0)  # (N, 2) each
+    pt, eta = kin.pt(x), kin.eta(x)  # (N, 2)
     out = {}
     for i, name in enumerate(("l1", "l2")):
         out[f"pt_{name}"] = pt[:, i]
-        out[f"eta_{name}"] = np.arcsinh(pz[:, i] / np.maximum(pt[:, i], 1e-12))
+        out[f"eta_{name}"] = eta[:, i]
+        # atan2 in [-pi, pi], not kin.phi: its wrap into [-pi, pi) moves values by an ulp.
         out[f"phi_{name}"] = np.arctan2(py[:, i], px[:, i])
     s = x.sum(1)  # (N, 4)
+    # Mass clipped at 0 and the simple rapidity formula, not kin.mass/kin.rapidity (FastJet's
+    # signed mass and stable rapidity differ in the last bits): the observables stay bit-identical.
     out["m_ll"] = np.sqrt(np.maximum(s[:, 0] ** 2 - (s[:, 1:] ** 2).sum(1), 0.0))
-    out["pt_ll"] = np.hypot(s[:, 1], s[:, 2])
+    out["pt_ll"] = kin.pt(s)
     out["y_ll"] = 0.5 * np.log(np.maximum(s[:, 0] + s[:, 3], 1e-12) / np.maximum(s[:, 0] - s[:, 3], 1e-12))
     return out

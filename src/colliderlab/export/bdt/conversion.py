@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
 from colliderlab.export.bdt.config import ConiferConfig, ToolchainError
 from colliderlab.export.bdt.emulation import ConiferBDT
 from colliderlab.export.bdt.toolchain import _keep_cwd, _quiet, check_toolchain, fixed_point_range
@@ -156,9 +157,8 @@ def _compile(model: Any, cfg: ConiferConfig) -> bool:
         if cached.exists():
             model.write()  # bridge.cpp with the cached module's name, for a self-contained project
             # a new inode: the same file may already be loaded (mapped) by this process
-            tmp = out / f".{so_name}.{os.getpid()}.tmp"
-            shutil.copy2(cached, tmp)
-            os.replace(tmp, out / so_name)
+            with replacing(out / so_name) as tmp:
+                shutil.copy2(cached, tmp)
             try:
                 _load_bridge(model, out / so_name)
                 return True
@@ -167,9 +167,8 @@ def _compile(model: Any, cfg: ConiferConfig) -> bool:
         model.compile()
         with contextlib.suppress(OSError):
             cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_name(f".{so_name}.{os.getpid()}.tmp")
-            shutil.copy2(out / so_name, tmp)
-            os.replace(tmp, cached)
+            with replacing(cached) as tmp:
+                shutil.copy2(out / so_name, tmp)
         return False
 
 

@@ -102,21 +102,13 @@ def emulate(handle: ConiferBDT, x: np.ndarray) -> np.ndarray:
     return np.asarray(y, dtype=np.float64).reshape(shape)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def _auc(scores: np.ndarray, y: np.ndarray, n_outputs: int) -> float:
     """Binary: AUC of the margin; multi-class: mean one-vs-rest AUC of softmax probabilities."""
     from colliderlab import metrics
 
     if n_outputs == 1:
         return metrics.auc(scores, y == 1)
-    probs = _softmax(scores)
-    present = [k for k in range(n_outputs) if (y == k).any() and not (y == k).all()]
-    aucs = [metrics.auc(probs[:, k], y == k) for k in present]
-    return float(np.mean(aucs)) if aucs else float("nan")
+    return metrics.mean_ovr_auc(metrics.softmax(scores), y)
 
 
 def bdt_parity(

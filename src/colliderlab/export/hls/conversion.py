@@ -231,13 +231,6 @@ def emulate(handle: HLSHandle, x: np.ndarray, *, batch_size: int = 4096) -> np.n
 # --------------------------------------------------------------------------- comparison
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def compare(
     float_scores: np.ndarray,
     emulated_scores: np.ndarray,
@@ -269,7 +262,7 @@ def compare(
         raise ValueError(f"{len(y)} labels for {len(f)} jets")
     if f.shape[1] != len(class_names):
         raise ValueError(f"{f.shape[1]} score columns but {len(class_names)} class names")
-    pf, pe = (_softmax(f), _softmax(e)) if logits else (f, e)
+    pf, pe = (metrics.softmax(f), metrics.softmax(e)) if logits else (f, e)
     rows = np.arange(len(y))
     per_class: dict[str, dict[str, float]] = {}
     for k, name in enumerate(class_names):

@@ -13,8 +13,9 @@ import numpy as np
 
 from colliderlab.atomic import write_json
 from colliderlab.export.hls.config import HLSConfig
-from colliderlab.export.hls.conversion import _softmax, compare, convert, emulate
+from colliderlab.export.hls.conversion import compare, convert, emulate
 from colliderlab.export.hls.resources import resource_estimate
+from colliderlab.metrics import softmax
 
 __all__ = ["export_hls_run"]
 
@@ -63,7 +64,7 @@ def _trigger_view(f_out: np.ndarray, e_out: np.ndarray, labels: np.ndarray,
     """Each class against the rest at fixed background rates, float vs emulated softmax."""
     from colliderlab.export.trigger import compare_rates
 
-    pf, pe = _softmax(f_out), _softmax(e_out)
+    pf, pe = softmax(np.asarray(f_out, np.float64)), softmax(np.asarray(e_out, np.float64))
     rows = []
     for k, name in enumerate(class_names):
         y = labels == k
