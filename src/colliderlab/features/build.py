@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import replacing
 from colliderlab.data.dataset import ArrayDataset
 
 __all__ = ["build_dataset"]
@@ -39,8 +40,7 @@ def _cache_key(path: Path, rep: Mapping[str, Any], start: int, stop: int | None,
 
 def _save_cache(path: Path, ds: ArrayDataset, rep: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
+    with replacing(path) as tmp, open(tmp, "wb") as f:
         np.savez(
             f,
             __labels=ds.labels,
@@ -52,7 +52,6 @@ def _save_cache(path: Path, ds: ArrayDataset, rep: Mapping[str, Any]) -> None:
             ),
             **{f"a_{k}": v for k, v in ds.arrays.items()},
         )
-    os.replace(tmp, path)
 
 
 def _load_cache(path: Path) -> ArrayDataset:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.atomic import write_text
 from colliderlab.checks import check_matrix
 from colliderlab.configs import from_dict
 from colliderlab.models.bdt import BDTClassifier, BDTConfig
@@ -74,11 +75,7 @@ def _check_y(y: np.ndarray, n: int) -> np.ndarray:
 
 def _write_json(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` (suffix .json) atomically."""
-    path = Path(path).with_suffix(".json")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload))
-    os.replace(tmp, path)
-    return path
+    return write_text(Path(path).with_suffix(".json"), json.dumps(payload))
 
 
 def _read_json(path: str | os.PathLike, kind: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from colliderlab.atomic import write_json
 from colliderlab.train.config import DataConfig, ExperimentConfig, ModelSection
 from colliderlab.train.experiment import run_experiment
 from colliderlab.train.trainer import TrainerConfig
@@ -194,9 +195,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
     out = {"models": rows, "sample": sample_info}
     _checks(cfg, rows, out)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-    tmp = Path(cfg.out_dir) / ".summary.json.tmp"
-    tmp.write_text(json.dumps(out, indent=2, default=float))
-    os.replace(tmp, Path(cfg.out_dir) / "summary.json")
+    write_json(Path(cfg.out_dir) / "summary.json", out)
     return out
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from colliderlab.data.contract import InputReport, check_fields, parse_fields
 
-__all__ = ["input_fields", "recorded_fields", "check_run_inputs", "record_in_scores", "with_allow_missing"]
+__all__ = ["input_fields", "recorded_fields", "check_run_inputs", "with_allow_missing"]
 
 _META_FILES = ("checkpoint_best.json", "checkpoint_last.json", "baseline/meta.json")
 
@@ -84,15 +84,3 @@ def _options(rep: Any) -> dict[str, Any]:
 
     d = representation_to_dict(rep)
     return {k: d[k] for k in ("features", "channels") if k in d}
-
-
-def record_in_scores(path: str | os.PathLike, report: InputReport | None) -> None:
-    """Add the report to a scores file's HDF5 attributes (``data_format``; ``input_fields`` and
-    ``filled_with_zeros`` as JSON lists)."""
-    if report is None:
-        return
-    import h5py
-
-    with h5py.File(path, "a") as f:
-        for key, value in report.to_dict().items():
-            f.attrs[key] = value if isinstance(value, str) else json.dumps(value)

@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.atomic import write_json
+from colliderlab.atomic import replacing, write_json
+from colliderlab.metrics import softmax
 from colliderlab.train.checkpoint import (
     CHECKPOINT_FORMAT,
     LEGACY_FORMAT,
     load_checkpoint,
 )
-from colliderlab.train.contract import check_run_inputs, record_in_scores, with_allow_missing
-from colliderlab.train.trainer import softmax
+from colliderlab.train.contract import check_run_inputs, with_allow_missing
 
 __all__ = [
     "LoadedRun",
@@ -85,14 +85,14 @@ def meta_of_file(path: str) -> dict[str, Any]:
 
 
 def write_scores(path: Path, scores: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str],
-                  target: str | None = None, sigma: np.ndarray | None = None) -> None:
+                  target: str | None = None, sigma: np.ndarray | None = None,
+                  attrs: Mapping[str, Any] | None = None) -> None:
     """Classifiers: ``scores`` (N, C) and ``labels`` (N,). Regression: ``predictions`` (N, 1),
     ``targets`` (N, 1) and, for heads with an uncertainty, ``sigma`` (N, 1), with the target's
     name in the ``target`` attribute."""
     import h5py
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as f:
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
         if target is None:
             f.create_dataset("scores", data=scores.astype(np.float32))
             if labels is not None:
@@ -105,7 +105,8 @@ def write_scores(path: Path, scores: np.ndarray, labels: np.ndarray | None, clas
                 f.create_dataset("sigma", data=sigma.astype(np.float32))
             f.attrs["target"] = target
         f.attrs["class_names"] = json.dumps(list(class_names))
-    os.replace(tmp, path)
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value if isinstance(value, str) else json.dumps(value)
 
 
 
@@ -320,8 +321,8 @@ def predict_run(run_dir: str | os.PathLike, data: str | os.PathLike, out: str | 
         probs, labels = run.predict_proba(data, progress=progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_scores(out, probs, labels, run.class_names, run.target["name"] if run.target else None, sigma)
-    record_in_scores(out, inputs)
+    write_scores(out, probs, labels, run.class_names, run.target["name"] if run.target else None, sigma,
+                 attrs=inputs.to_dict() if inputs else None)  # what the input contract found
     return out
 
 

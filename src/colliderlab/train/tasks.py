@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from colliderlab.atomic import write_json
+from colliderlab.metrics import softmax
 from colliderlab.train.checkpoint import CHECKPOINT_FORMAT, load_weights
 from colliderlab.train.config import ExperimentConfig, plain
 from colliderlab.train.runs import (
@@ -34,7 +35,6 @@ from colliderlab.train.runs import (
     score_metrics,
     write_scores,
 )
-from colliderlab.train.trainer import softmax
 
 if TYPE_CHECKING:
     from colliderlab.features.targets import TargetTransform

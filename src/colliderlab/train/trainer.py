@@ -48,6 +48,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from colliderlab.atomic import replacing
+from colliderlab.metrics import softmax
 from colliderlab.train.checkpoint import (
     CHECKPOINT_FORMAT,
     RESUME_STATE,
@@ -431,13 +433,10 @@ class Trainer:
         keys: list[str] = []
         for row in history:
             keys += [k for k in row if k not in keys]
-        path = self.run_dir / "metrics.csv"
-        tmp = path.with_name(".metrics.csv.tmp")
-        with open(tmp, "w", newline="") as f:
+        with replacing(self.run_dir / "metrics.csv") as tmp, open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=keys)
             w.writeheader()
             w.writerows(history)
-        os.replace(tmp, path)
 
     # ------------------------------------------------------------------ loop
     def fit(self, train: Any, val: Any | None = None, *, resume: bool = True) -> TrainResult:
@@ -590,22 +589,9 @@ class _Progress:
 
 def classification_auc(logits: np.ndarray, labels: np.ndarray) -> float:
     """Binary: AUC of the last-class score; multi-class: mean one-vs-rest AUC over present classes."""
-    from colliderlab.metrics import auc
+    from colliderlab.metrics import mean_ovr_auc
 
-    probs = softmax(logits)
-    classes = np.unique(labels)
-    if len(classes) < 2:
-        return float("nan")
-    if probs.shape[1] == 2:
-        return auc(probs[:, 1], labels == 1)
-    return float(np.mean([auc(probs[:, k], labels == k) for k in classes]))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (N, C) logits."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return mean_ovr_auc(softmax(logits), labels)
 
 
 def _tensorboard(run_dir: Path | None) -> Any:
