@@ -28,3 +28,14 @@ def test_import_contracts_hold():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
     assert "0 broken" in out.stdout
+
+
+def test_no_import_cycles():
+    """No module reaches itself through imports (function-level imports included)."""
+    grimp = pytest.importorskip("grimp")
+    nx = pytest.importorskip("networkx")
+    graph = grimp.build_graph("colliderlab")
+    edges = [(m, i) for m in graph.modules for i in graph.find_modules_directly_imported_by(m)]
+    assert len(edges) > 100  # the graph really was read
+    cycles = [sorted(c) for c in nx.strongly_connected_components(nx.DiGraph(edges)) if len(c) > 1]
+    assert cycles == [], cycles

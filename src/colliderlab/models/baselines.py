@@ -36,13 +36,13 @@ from colliderlab.atomic import write_text
 from colliderlab.checks import check_matrix
 from colliderlab.configs import from_dict
 from colliderlab.models.bdt import BDTClassifier, BDTConfig
-from colliderlab.models.registry import ModelSpec
 from colliderlab.models.regressors import (
     BDTRegressor,
     BDTRegressorConfig,
     LinearRegressionConfig,
     LinearRegressor,
 )
+from colliderlab.models.spec import ModelSpec
 
 __all__ = [
     "CutBasedConfig",

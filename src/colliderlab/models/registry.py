@@ -30,48 +30,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from colliderlab.models.spec import BACKENDS, TASKS, ModelSpec
 
 __all__ = [
     "ModelSpec", "TASKS", "BACKENDS", "register_model", "create_model", "model_spec", "resolve_model", "list_models",
     "count_params",
 ]
-
-TASKS = ("classifier", "regressor", "generator", "scorer")
-"""What a model is trained for: class probabilities, a per-jet quantity, samples, or an
-unsupervised anomaly score (trained by :mod:`colliderlab.anomaly`, not by experiments)."""
-BACKENDS = ("torch", "xgboost", "sklearn", "numpy")
-"""How a model is fitted and stored: torch (the trainer, safetensors) or a baseline's own
-``fit``/``save`` (xgboost JSON/UBJ, or scikit-learn/numpy arrays in JSON)."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What the registry knows of one model name."""
-
-    name: str
-    cls: type
-    config_cls: type
-    representations: tuple[str, ...]
-    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    paper_params: int | None = None
-    reference: str = ""
-    description: str = ""
-    tasks: tuple[str, ...] = ("classifier", "regressor")
-    backend: str = "torch"
-
-    def __post_init__(self) -> None:
-        bad = [t for t in self.tasks if t not in TASKS]
-        if not self.tasks or bad:
-            raise ValueError(f"model {self.name!r}: tasks {list(self.tasks)}; valid tasks: {', '.join(TASKS)}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"model {self.name!r}: backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
-
-    @property
-    def task(self) -> str:
-        """The default task (the one a run without ``data.target`` trains)."""
-        return self.tasks[0]
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
