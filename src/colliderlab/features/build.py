@@ -157,10 +157,12 @@ def _with_target(ds: ArrayDataset, target: str | None) -> ArrayDataset:
 
 def _compute(representation: Any, jets: Any, progress: bool, chunk: int = 4096) -> dict[str, np.ndarray]:
     """Compute in chunks of jets (bounded memory, progress bar for long samples)."""
-    from tqdm.auto import tqdm
+    from colliderlab.progress import progress as progress_bar
 
     parts: list[dict[str, np.ndarray]] = []
     starts = range(0, len(jets), chunk)
-    for s in tqdm(starts, desc=f"{representation.kind} features", disable=not progress or len(starts) < 2):
+    bar = progress_bar(starts, desc=f"{representation.kind} features", unit="block",
+                       enabled=progress and len(starts) > 1)
+    for s in bar:
         parts.append(representation.compute(jets[s : s + chunk]))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -258,9 +258,9 @@ def _blocks(
     mult = mask.sum(axis=1)
     order = np.argsort(mult, kind="stable")
     bounds = _block_bounds(mult[order], chunk_size)
-    from tqdm.auto import tqdm
+    from colliderlab.progress import progress as progress_bar
 
-    for start, stop in tqdm(bounds, disable=not progress, desc="observables", unit="block"):
+    for start, stop in progress_bar(bounds, enabled=progress, desc="observables", unit="block"):
         idx = order[start:stop]
         yield idx, _Block.from_padded(p4[idx], mask[idx], None if charge is None else charge[idx])
 
