@@ -67,12 +67,8 @@ def _named_files(text: str, what: str) -> dict[str, str]:
 
 
 def _events(a: argparse.Namespace) -> int:
-    from colliderlab.anomaly.event_search import (
-        EventAnomalyConfig,
-        efficiency_table_markdown,
-        run_adc_files,
-        run_event_files,
-    )
+    from colliderlab.anomaly.event_files import run_adc_files, run_event_files
+    from colliderlab.anomaly.event_search import EventAnomalyConfig, efficiency_table_markdown
 
     config = EventAnomalyConfig(ae_preset=a.preset, vae_preset=a.preset, trigger=not a.no_trigger,
                                 log_features=tuple(f for f in a.log_features.split(",") if f))
