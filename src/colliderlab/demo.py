@@ -49,23 +49,11 @@ def _split(n: int, seed: int, fractions: tuple[float, float] = (0.6, 0.2)) -> tu
     return perm[:a], perm[a:b], perm[b:]
 
 
-def run_demo(config: DemoConfig = DemoConfig(), echo=print) -> dict[str, Any]:
-    """Run the main job; returns the metrics it prints (also written to ``out_dir/metrics.json``)."""
-    from colliderlab import metrics
+def _ensure_sample(config: DemoConfig, sample: Path, workers: int, echo: Any) -> None:
+    """Generate the toptag sample into ``sample`` unless a file with the right number of jets is there."""
     from colliderlab.data.generate import generate_preset
-    from colliderlab.data.h5 import count_h5, read_h5
-    from colliderlab.features.observables import compute_observables
-    from colliderlab.models.bdt import BDTClassifier, BDTConfig
-    from colliderlab.plots import plot_observables, plot_roc
-    from colliderlab.summary import format_summary, summarize_file
+    from colliderlab.data.h5 import count_h5
 
-    t0 = time.perf_counter()
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sample = Path(config.data_dir) / f"toptag_{config.detector}_n{config.n_jets}_seed{config.seed}.h5"
-    workers = config.workers or os.cpu_count() or 1
-
-    # 1. sample (cached)
     reuse = False
     if sample.exists():
         try:
@@ -87,6 +75,44 @@ def run_demo(config: DemoConfig = DemoConfig(), echo=print) -> dict[str, Any]:
         )
         echo(report.summary())
 
+
+def _tagger_metrics(
+    taggers: dict[str, np.ndarray], yt: np.ndarray, rows: dict[str, Any]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """AUC and rejections of each tagger's scores against labels ``yt`` into ``rows``; returns the ROC curves."""
+    from colliderlab import metrics
+
+    curves = {}
+    for name, s in taggers.items():
+        curves[name] = metrics.roc_curve(s, yt)[:2]
+        rows[name] = {
+            "auc": metrics.auc(s, yt),
+            "rejection_at_0.3": metrics.rejection_at(s, yt, 0.3),
+            "rejection_at_0.5": metrics.rejection_at(s, yt, 0.5),
+            # how many background jets pass at eps_S = 0.3: the rejection's statistical weight
+            "n_background_passing_at_0.3": metrics.background_efficiency_at(s, yt, 0.3) * int((yt == 0).sum()),
+        }
+    return curves
+
+
+def run_demo(config: DemoConfig = DemoConfig(), echo=print) -> dict[str, Any]:
+    """Run the main job; returns the metrics it prints (also written to ``out_dir/metrics.json``)."""
+    from colliderlab import metrics
+    from colliderlab.data.h5 import read_h5
+    from colliderlab.features.observables import compute_observables
+    from colliderlab.models.bdt import BDTClassifier, BDTConfig
+    from colliderlab.plots import plot_observables, plot_roc
+    from colliderlab.summary import format_summary, summarize_file
+
+    t0 = time.perf_counter()
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sample = Path(config.data_dir) / f"toptag_{config.detector}_n{config.n_jets}_seed{config.seed}.h5"
+    workers = config.workers or os.cpu_count() or 1
+
+    # 1. sample (cached)
+    _ensure_sample(config, sample, workers, echo)
+
     # 2. summary
     echo("[2/4] sample summary")
     echo(format_summary(summarize_file(sample)))
@@ -106,17 +132,7 @@ def run_demo(config: DemoConfig = DemoConfig(), echo=print) -> dict[str, Any]:
     # 4. metrics and plots
     result: dict[str, Any] = {"sample": str(sample), "n_test": int(len(test)), "taggers": {}}
     taggers = {"BDT (observables)": score, "tau32 only": -feats["tau32"][test], "mass_sd only": -np.abs(feats["mass_sd"][test] - 173.0)}
-    curves = {}
-    for name, s in taggers.items():
-        yt = y[test]
-        curves[name] = metrics.roc_curve(s, yt)[:2]
-        result["taggers"][name] = {
-            "auc": metrics.auc(s, yt),
-            "rejection_at_0.3": metrics.rejection_at(s, yt, 0.3),
-            "rejection_at_0.5": metrics.rejection_at(s, yt, 0.5),
-            # how many background jets pass at eps_S = 0.3: the rejection's statistical weight
-            "n_background_passing_at_0.3": metrics.background_efficiency_at(s, yt, 0.3) * int((yt == 0).sum()),
-        }
+    curves = _tagger_metrics(taggers, y[test], result["taggers"])
     result["taggers"]["BDT (observables)"]["accuracy"] = metrics.accuracy(score, y[test])
     result["feature_importance"] = dict(list(bdt.feature_importance().items())[:8])
     echo("[4/4] results on the test split")

@@ -41,13 +41,13 @@ from typing import Any
 
 import numpy as np
 
+from colliderlab.anomaly.event_trigger import trigger_path
 from colliderlab.atomic import write_json
 from colliderlab.checks import check_matrix
 from colliderlab.models.bdt import BDTConfig
 from colliderlab.train.trainer import TrainerConfig
 
-__all__ = ["EventAnomalyConfig", "SCORES", "run_event_anomaly", "run_event_files", "efficiency_table_markdown",
-           "log_transform"]
+__all__ = ["EventAnomalyConfig", "SCORES", "run_event_anomaly", "efficiency_table_markdown", "log_transform"]
 
 SCORES: dict[str, tuple[str, str]] = {
     "ae": ("ae", "total"),
@@ -169,59 +169,6 @@ def _bdt_scores(
     return {k: bdt.score(v).astype(np.float64) for k, v in evaluate.items()}, info
 
 
-def _trigger_path(
-    config: EventAnomalyConfig, models: Mapping[str, Any], x_sm: np.ndarray, signals: Mapping[str, np.ndarray],
-    out: Path, rng: np.random.Generator,
-) -> dict[str, Any]:
-    """ONNX parity of both scorers; hls4ml emulation of the autoencoder and its score vs float."""
-    from colliderlab import metrics as mt
-    from colliderlab.anomaly import event_ae_train as ea
-
-    res: dict[str, Any] = {}
-    out.mkdir(parents=True, exist_ok=True)
-    for name, model in models.items():
-        try:
-            res[f"onnx_{name}"] = ea.export_onnx_scorer(model, x_sm, out / f"anomaly_{name}.onnx")
-        except Exception as err:  # optional dependencies (onnxruntime, onnxscript) or exporter
-            res[f"onnx_{name}"] = {"error": f"{type(err).__name__}: {err}"}
-    from colliderlab.export import hls
-
-    ok, why = hls.hls4ml_available()
-    if not ok:
-        res["hls4ml"] = {"skipped": why}
-        return res
-    n = config.n_trigger_events
-    sm = x_sm[rng.permutation(len(x_sm))[:n]]
-    cfg = hls.HLSConfig.from_dict({"project_name": "anomaly_ae", "output_dir": str(out / "hls4ml_prj"),
-                                   **dict(config.hls)})
-    t0 = time.perf_counter()
-    em = ea.hls_scores(models["ae"], sm, cfg)
-    handle = em.pop("handle")
-    t_compile = time.perf_counter() - t0
-    per_signal = {}
-    for sig, xs in signals.items():
-        xs = xs[rng.permutation(len(xs))[:n]]
-        es = ea.hls_scores(models["ae"], xs, handle=handle)
-        lab = np.r_[np.zeros(len(sm)), np.ones(len(xs))]
-        per_signal[sig] = {
-            "auc_float": mt.auc(np.r_[em["float"], es["float"]], lab),
-            "auc_emulated": mt.auc(np.r_[em["emulated"], es["emulated"]], lab),
-            "n_events": int(len(xs)),
-            "clipped_fraction": es["clipped_fraction"],
-            **{f"signal_{k}": v for k, v in ea.compare_scores(es["float"], es["emulated"]).items()},
-        }
-    res["hls4ml"] = {
-        "config": cfg.to_dict(),
-        "score_computed": "outside the firmware: mean squared difference of firmware output and input, float64",
-        "seconds_convert_compile": t_compile,
-        "sm": {**ea.compare_scores(em["float"], em["emulated"]), "clipped_fraction": em["clipped_fraction"]},
-        "signals": per_signal,
-        "resources": hls.resource_estimate(ea.hls_network(models["ae"]), (models["ae"].config.n_features,), cfg),
-        "project": str(handle.output_dir),
-    }
-    return res
-
-
 def run_event_anomaly(
     train_features: np.ndarray,
     test_sm_features: np.ndarray,
@@ -247,21 +194,83 @@ def run_event_anomaly(
         ``efficiencies`` (rows of :func:`colliderlab.anomaly.pvalues.signal_efficiencies` with a
         ``method``), ``pvalue_uniformity`` (KS test of the held-out SM p-values per score), ...
     """
-    import torch
-
-    from colliderlab import metrics as mt
-    from colliderlab.anomaly import event_ae_train as ea
-    from colliderlab.anomaly.pvalues import (
-        pvalues,
-        reachable_acceptances,
-        signal_efficiencies,
-        threshold_at_acceptance,
-    )
-    from colliderlab.data.dataset import split_indices
-    from colliderlab.models.registry import build_config, model_spec
+    from colliderlab.anomaly.pvalues import pvalues, reachable_acceptances
 
     config = config or EventAnomalyConfig()
     t_start = time.perf_counter()
+    x_train, x_test, sig = _inputs(train_features, test_sm_features, signals, config, feature_names)
+    f = x_train.shape[1]
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(config.seed)
+    x_fit, x_val, sig_train, sig_test = _split(x_train, sig, config, rng)
+
+    models, training = _train_scorers(config, f, x_fit, x_val, out)
+    s_test, s_val = _scores(models, x_test), _scores(models, x_val)
+    s_sig = {name: _scores(models, xs) for name, xs in sig_test.items()}
+    bdt_info = _supervised(config, x_fit, x_val, x_test, sig_train, sig_test, s_test, s_sig, feature_names, rng)
+    methods = [*SCORES, *(["bdt"] if bdt_info else [])]
+
+    kept, dropped = reachable_acceptances(len(x_test), config.acceptances)
+    aucs, rocs, rows = _performance(methods, len(x_test), s_test, s_sig, kept)
+    p_val = {m: pvalues(s_test[m], s_val[m]) for m in SCORES}
+    p_sig = {name: {m: pvalues(s_test[m], s_sig[name][m]) for m in SCORES} for name in sig}
+
+    metrics: dict[str, Any] = {
+        "reference": "arXiv:1811.10276",
+        "n_features": f,
+        "feature_names": list(feature_names),
+        "n_events": {"sm_train": int(len(x_fit)), "sm_val": int(len(x_val)), "sm_test": int(len(x_test)),
+                     **{f"signal_{part}_{k}": int(len(v)) for part, d in (("test", sig_test), ("train", sig_train))
+                        for k, v in d.items()}},
+        "signals": list(sig),
+        "methods": methods,
+        "scores": {k: f"{m}.{t}" for k, (m, t) in SCORES.items()},
+        "acceptances": list(kept),
+        "dropped_acceptances": list(dropped),
+        "min_acceptance": 10.0 / len(x_test),
+        "auc": aucs,
+        "efficiencies": rows,
+        "pvalue_uniformity": _uniformity(p_val, s_val, s_test),
+        "signal_median_pvalue": {n: {m: float(np.median(v)) for m, v in d.items()} for n, d in p_sig.items()},
+        "sm_process_acceptance": _per_process(s_test, len(x_test), test_sm_process, process_names, kept),
+        "training": training,
+        "bdt": bdt_info,
+        "config": asdict(config),
+    }
+
+    if config.trigger:
+        metrics["trigger"] = trigger_path(models, x_test, sig_test, out, rng, n_events=config.n_trigger_events,
+                                          hls_options=config.hls)
+    metrics["seconds"] = time.perf_counter() - t_start
+
+    if out is not None:
+        plots = (p_val, p_sig, rocs, kept, test_sm_process, process_names) if config.plots else None
+        _write_outputs(out, metrics, s_test, s_val, s_sig, plots)
+    return metrics
+
+
+def _write_outputs(
+    out: Path, metrics: dict[str, Any], s_test: Mapping[str, np.ndarray], s_val: Mapping[str, np.ndarray],
+    s_sig: Mapping[str, Mapping[str, np.ndarray]], plots: tuple[Any, ...] | None,
+) -> None:
+    """``scores.npz``, the plots (``plots``: the rest of :func:`_plots`' arguments, or ``None``),
+    ``metrics.json`` (with the plots' files) and ``efficiencies.md``."""
+    np.savez_compressed(out / "scores.npz", **{f"sm_test__{k}": v for k, v in s_test.items()},
+                        **{f"sm_val__{k}": v for k, v in s_val.items()},
+                        **{f"{n}__{k}": v for n, d in s_sig.items() for k, v in d.items()})
+    if plots is not None:
+        metrics["plots"] = _plots(out / "plots", s_test, s_val, s_sig, *plots)
+    write_json(out / "metrics.json", metrics)
+    (out / "efficiencies.md").write_text(efficiency_table_markdown(metrics))
+
+
+def _inputs(
+    train_features: np.ndarray, test_sm_features: np.ndarray, signals: Mapping[str, np.ndarray],
+    config: EventAnomalyConfig, feature_names: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The checked (and, for ``config.log_features``, log-transformed) train, test and signal arrays."""
     x_train = _check(train_features, "train_features")
     f = x_train.shape[1]
     x_test = _check(test_sm_features, "test_sm_features", f)
@@ -271,13 +280,16 @@ def run_event_anomaly(
     if config.log_features:
         x_train, x_test = (log_transform(v, feature_names, config.log_features) for v in (x_train, x_test))
         sig = {k: log_transform(v, feature_names, config.log_features) for k, v in sig.items()}
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(config.seed)
+    return x_train, x_test, sig
+
+
+def _split(
+    x_train: np.ndarray, sig: Mapping[str, np.ndarray], config: EventAnomalyConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Standard-Model fit/validation split; each signal into its BDT-training and test parts."""
+    from colliderlab.data.dataset import split_indices
 
     fit_idx, val_idx, _ = split_indices(len(x_train), config.val_fraction, 0.0, config.seed)
-    x_fit, x_val = x_train[fit_idx], x_train[val_idx]
     sig_train, sig_test = {}, {}
     for name, xs in sig.items():
         perm = rng.permutation(len(xs))
@@ -285,8 +297,19 @@ def run_event_anomaly(
         sig_train[name], sig_test[name] = xs[perm[:n_tr]], xs[perm[n_tr:]]
         if len(sig_test[name]) == 0:
             raise ValueError(f"signal {name!r} has no test events left ({len(xs)} events)")
+    return x_train[fit_idx], x_train[val_idx], sig_train, sig_test
 
-    # ---- the unsupervised scorers
+
+def _train_scorers(
+    config: EventAnomalyConfig, f: int, x_fit: np.ndarray, x_val: np.ndarray, out: Path | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The unsupervised scorers, ``ae`` and ``vae``, trained (and saved to ``out``); returns them
+    and their training summaries."""
+    import torch
+
+    from colliderlab.anomaly import event_ae_train as ea
+    from colliderlab.models.registry import build_config, model_spec
+
     models: dict[str, Any] = {}
     training: dict[str, Any] = {}
     for key, reg, preset, over in (("ae", "anomaly_ae", config.ae_preset, config.ae),
@@ -300,18 +323,28 @@ def run_event_anomaly(
                          "seconds": res.seconds, "last_epoch": last}
         if out is not None:
             ea.save_scorer(model, out / f"{key}.safetensors")
+    return models, training
 
-    def scores_of(x: np.ndarray) -> dict[str, np.ndarray]:
-        terms = {k: ea.score_events(m, x) for k, m in models.items()}
-        return {name: terms[m][t] for name, (m, t) in SCORES.items()}
 
-    s_test, s_val = scores_of(x_test), scores_of(x_val)
-    s_sig = {name: scores_of(xs) for name, xs in sig_test.items()}
+def _scores(models: Mapping[str, Any], x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every score of :data:`SCORES` for the events ``x`` (N, F): name -> (N,)."""
+    from colliderlab.anomaly import event_ae_train as ea
 
-    # ---- the supervised reference, one BDT per signal
+    terms = {k: ea.score_events(m, x) for k, m in models.items()}
+    return {name: terms[m][t] for name, (m, t) in SCORES.items()}
+
+
+def _supervised(
+    config: EventAnomalyConfig, x_fit: np.ndarray, x_val: np.ndarray, x_test: np.ndarray,
+    sig_train: Mapping[str, np.ndarray], sig_test: Mapping[str, np.ndarray], s_test: dict[str, np.ndarray],
+    s_sig: dict[str, dict[str, np.ndarray]], feature_names: Sequence[str], rng: np.random.Generator,
+) -> dict[str, Any]:
+    """The supervised reference, one BDT per signal: adds its scores as ``bdt_<signal>`` to
+    ``s_test`` and ``s_sig[signal]``; returns the BDTs' training summaries (empty without
+    signal training events)."""
     bdt_info = {}
     if config.signal_train_fraction > 0:
-        for name in sig:
+        for name in sig_train:
             if len(sig_train[name]) < 10:
                 raise ValueError(f"signal {name!r}: {len(sig_train[name])} BDT training events; need at least 10")
             sc, info = _bdt_scores(config, x_fit, x_val, sig_train[name],
@@ -319,94 +352,77 @@ def run_event_anomaly(
             bdt_info[name] = info
             s_sig[name][f"bdt_{name}"] = sc["sig"]
             s_test[f"bdt_{name}"] = sc["sm"]
-    methods = [*SCORES, *(["bdt"] if bdt_info else [])]
+    return bdt_info
 
-    def method_key(method: str, signal: str) -> str:
-        return f"bdt_{signal}" if method == "bdt" else method
 
-    # ---- AUCs, efficiencies at SM acceptances, p-values
-    kept, dropped = reachable_acceptances(len(x_test), config.acceptances)
+def _performance(
+    methods: Sequence[str], n_test: int, s_test: Mapping[str, np.ndarray],
+    s_sig: Mapping[str, Mapping[str, np.ndarray]], kept: Sequence[float],
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, tuple[np.ndarray, np.ndarray]]], list[dict[str, Any]]]:
+    """Per signal and method: the AUC against the Standard-Model test sample, the ROC curve and
+    the signal efficiencies at the ``kept`` acceptances."""
+    from colliderlab import metrics as mt
+    from colliderlab.anomaly.pvalues import signal_efficiencies
+
     aucs: dict[str, dict[str, float]] = {}
     rocs: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     rows: list[dict[str, Any]] = []
-    for name in sig:
+    for name in s_sig:
         aucs[name], rocs[name] = {}, {}
         for m in methods:
-            k = method_key(m, name)
+            k = f"bdt_{name}" if m == "bdt" else m
             s = np.r_[s_test[k], s_sig[name][k]]
-            lab = np.r_[np.zeros(len(x_test)), np.ones(len(sig_test[name]))]
+            lab = np.r_[np.zeros(n_test), np.ones(len(s_sig[name][k]))]
             aucs[name][m] = mt.auc(s, lab)
             es, eb, _ = mt.roc_curve(s, lab)
             rocs[name][f"{m} (AUC {aucs[name][m]:.3f})"] = (es, eb)
             if kept:
                 rows += [{"method": m, **r} for r in signal_efficiencies(s_test[k], {name: s_sig[name][k]}, kept)]
+    return aucs, rocs, rows
+
+
+def _uniformity(
+    p_val: Mapping[str, np.ndarray], s_val: Mapping[str, np.ndarray], s_test: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """KS tests of the held-out Standard-Model p-values (one-sample, against uniform) and scores
+    (two-sample, against the test sample), per score."""
     from scipy import stats
 
     uniformity = {}
-    p_val = {m: pvalues(s_test[m], s_val[m]) for m in SCORES}
     for m in SCORES:
         ks = stats.kstest(p_val[m], "uniform")
         ks2 = stats.ks_2samp(s_val[m], s_test[m])
-        uniformity[m] = {"n_events": int(len(p_val[m])), "n_reference": int(len(x_test)),
+        uniformity[m] = {"n_events": int(len(p_val[m])), "n_reference": int(len(s_test[m])),
                          "ks_statistic": float(ks.statistic), "ks_pvalue": float(ks.pvalue),
                          "ks_2samp_pvalue": float(ks2.pvalue),
                          "fraction_p_below_0.01": float((p_val[m] <= 0.01).mean())}
-    p_sig = {name: {m: pvalues(s_test[m], s_sig[name][m]) for m in SCORES} for name in sig}
-    per_process = {}
-    if test_sm_process is not None:
-        proc = np.asarray(test_sm_process).reshape(-1)
-        if len(proc) != len(x_test):
-            raise ValueError(f"test_sm_process has {len(proc)} entries for {len(x_test)} test events")
-        names = list(process_names) or [str(i) for i in range(int(proc.max()) + 1)]
-        for i, pname in enumerate(names):
-            sel = proc == i
-            if sel.any() and kept:
-                per_process[pname] = {
-                    "n_events": int(sel.sum()),
-                    **{f"{m}_acceptance@{a:g}": float((s_test[m][sel] > threshold_at_acceptance(s_test[m], a)).mean())
-                       for m in SCORES for a in kept},
-                }
+    return uniformity
 
-    metrics: dict[str, Any] = {
-        "reference": "arXiv:1811.10276",
-        "n_features": f,
-        "feature_names": list(feature_names),
-        "n_events": {"sm_train": int(len(x_fit)), "sm_val": int(len(x_val)), "sm_test": int(len(x_test)),
-                     **{f"signal_test_{k}": int(len(v)) for k, v in sig_test.items()},
-                     **{f"signal_train_{k}": int(len(v)) for k, v in sig_train.items()}},
-        "signals": list(sig),
-        "methods": methods,
-        "scores": {k: f"{m}.{t}" for k, (m, t) in SCORES.items()},
-        "acceptances": list(kept),
-        "dropped_acceptances": list(dropped),
-        "min_acceptance": 10.0 / len(x_test),
-        "auc": aucs,
-        "efficiencies": rows,
-        "pvalue_uniformity": uniformity,
-        "signal_median_pvalue": {n: {m: float(np.median(v)) for m, v in d.items()} for n, d in p_sig.items()},
-        "sm_process_acceptance": per_process,
-        "training": training,
-        "bdt": bdt_info,
-        "config": asdict(config),
-    }
 
-    if config.trigger:
-        import tempfile
+def _per_process(
+    s_test: Mapping[str, np.ndarray], n_test: int, test_sm_process: np.ndarray | None,
+    process_names: Sequence[str], kept: Sequence[float],
+) -> dict[str, dict[str, float]]:
+    """Per Standard-Model process of the test sample: its events and its acceptance per score at
+    each threshold (empty without ``test_sm_process``)."""
+    from colliderlab.anomaly.pvalues import threshold_at_acceptance
 
-        where = out / "trigger" if out is not None else Path(tempfile.mkdtemp(prefix="anomaly_trigger_"))
-        metrics["trigger"] = _trigger_path(config, models, x_test, sig_test, where, rng)
-    metrics["seconds"] = time.perf_counter() - t_start
-
-    if out is not None:
-        np.savez_compressed(out / "scores.npz", **{f"sm_test__{k}": v for k, v in s_test.items()},
-                            **{f"sm_val__{k}": v for k, v in s_val.items()},
-                            **{f"{n}__{k}": v for n, d in s_sig.items() for k, v in d.items()})
-        if config.plots:
-            metrics["plots"] = _plots(out / "plots", s_test, s_val, s_sig, p_val, p_sig, rocs, kept,
-                                      test_sm_process, process_names)
-        write_json(out / "metrics.json", metrics)
-        (out / "efficiencies.md").write_text(efficiency_table_markdown(metrics))
-    return metrics
+    per_process: dict[str, dict[str, float]] = {}
+    if test_sm_process is None:
+        return per_process
+    proc = np.asarray(test_sm_process).reshape(-1)
+    if len(proc) != n_test:
+        raise ValueError(f"test_sm_process has {len(proc)} entries for {n_test} test events")
+    names = list(process_names) or [str(i) for i in range(int(proc.max()) + 1)]
+    for i, pname in enumerate(names):
+        sel = proc == i
+        if sel.any() and kept:
+            per_process[pname] = {
+                "n_events": int(sel.sum()),
+                **{f"{m}_acceptance@{a:g}": float((s_test[m][sel] > threshold_at_acceptance(s_test[m], a)).mean())
+                   for m in SCORES for a in kept},
+            }
+    return per_process
 
 
 def _plots(out: Path, s_test, s_val, s_sig, p_val, p_sig, rocs, kept, proc, process_names) -> list[str]:  # noqa: ANN001
@@ -434,69 +450,3 @@ def _plots(out: Path, s_test, s_val, s_sig, p_val, p_sig, rocs, kept, proc, proc
     for name, curves in rocs.items():
         files.append(str(ap.plot_anomaly_rocs(curves, out / f"roc_{name}.png", title=f"{name} vs Standard Model")))
     return files
-
-
-INPUTS = ("features", "objects")
-
-
-def run_event_files(sm_files: Mapping[str, str | os.PathLike], signal_files: Mapping[str, str | os.PathLike],
-                    out_dir: str | os.PathLike, config: EventAnomalyConfig | None = None, *,
-                    test_fraction: float = 0.5, n_events: int | None = None,
-                    inputs: str = "features") -> dict[str, Any]:
-    """:func:`run_event_anomaly` on files of :func:`colliderlab.data.event_io.generate_events`.
-
-    The Standard-Model processes are mixed by :func:`colliderlab.data.event_io.cocktail` (fractions =
-    measured sigma x filter x trigger efficiency, shuffled); its last ``test_fraction`` is the
-    held-out test sample. ``inputs``: ``"features"``, the high-level features of arXiv:1811.10276,
-    or ``"objects"``, the (pT, eta, phi) of the 19 ADC2021 object slots (57 numbers, the input of the
-    arXiv:2107.02157 baselines). Returns the metrics with a ``data`` entry (files, fractions, counts).
-    """
-    from colliderlab.data.adc2021 import INPUT_NAMES, particle_inputs, to_particles
-    from colliderlab.data.event_io import cocktail, read_events
-
-    if inputs not in INPUTS:
-        raise ValueError(f"unknown inputs {inputs!r}; valid: {', '.join(INPUTS)}")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    if not sm_files or not signal_files:
-        raise ValueError("need at least one Standard-Model file and one signal file")
-    mix = cocktail(dict(sm_files), n_events, seed=0)
-    if inputs == "features":
-        x, names = mix["features"], tuple(mix["feature_names"])
-        signals = {name: read_events(path)["features"] for name, path in signal_files.items()}
-    else:
-        x, names = particle_inputs(mix["particles"]), INPUT_NAMES
-        signals = {name: particle_inputs(to_particles(read_events(path))) for name, path in signal_files.items()}
-    proc = mix["process"]
-    n_test = int(round(test_fraction * len(x)))
-    metrics = run_event_anomaly(x[:-n_test], x[-n_test:], signals, config, out_dir, feature_names=names,
-                                test_sm_process=proc[-n_test:], process_names=mix["process_names"])
-    metrics["data"] = {"inputs": inputs, "sm_files": {k: str(v) for k, v in sm_files.items()},
-                       "signal_files": {k: str(v) for k, v in signal_files.items()},
-                       "cocktail_fractions": mix["fractions"], "cocktail_counts": mix.get("counts")}
-    return metrics
-
-
-def run_adc_files(background: str | os.PathLike, signal_files: Mapping[str, str | os.PathLike],
-                  out_dir: str | os.PathLike, config: EventAnomalyConfig | None = None, *,
-                  test_fraction: float = 0.5, max_events: int | None = None) -> dict[str, Any]:
-    """:func:`run_event_anomaly` on ADC2021 files (arXiv:2107.02157; :mod:`colliderlab.data.adc2021`).
-
-    ``background``: the Standard-Model cocktail file (e.g. ``background_for_training.h5``; its
-    first ``max_events`` events, shuffled, the last ``test_fraction`` held out); ``signal_files``:
-    name -> signal file (at most ``max_events`` each). Inputs: the 57 (pT, eta, phi) of the slots.
-    """
-    from colliderlab.data.adc2021 import INPUT_NAMES, particle_inputs, read_adc2021
-
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    if not signal_files:
-        raise ValueError("need at least one signal file")
-    x = particle_inputs(read_adc2021(background, max_events))
-    x = x[np.random.default_rng(0).permutation(len(x))]
-    signals = {name: particle_inputs(read_adc2021(path, max_events)) for name, path in signal_files.items()}
-    n_test = int(round(test_fraction * len(x)))
-    metrics = run_event_anomaly(x[:-n_test], x[-n_test:], signals, config, out_dir, feature_names=INPUT_NAMES)
-    metrics["data"] = {"inputs": "objects", "adc_background": str(background), "n_background": len(x),
-                       "signal_files": {k: str(v) for k, v in signal_files.items()}}
-    return metrics

@@ -280,6 +280,33 @@ def cocktail(
         ValueError: empty ``paths``, a name that differs from the file's process, files with
             different features, or ``n_events`` larger than a process can supply.
     """
+    samples = _read_processes(paths)
+    names = tuple(samples)
+    w = np.array([samples[k]["sigma_pb"] * samples[k]["trigger_efficiency"] for k in names])
+    if not (w.sum() > 0):
+        raise ValueError(
+            f"the processes have no triggered cross-section: {dict(zip(names, w, strict=True))}"
+        )
+    frac = w / w.sum()
+    have = np.array([len(samples[k]["features"]) for k in names])
+    counts, n_total = _cocktail_counts(names, frac, have, n_events, weighted)
+    features, particles, process = _draw(samples, counts, seed)
+    per_event = frac * n_total / np.maximum(counts, 1) if weighted else np.ones(len(names))
+    return {
+        "features": features.astype(np.float32),
+        "particles": particles,
+        "process": process,
+        "process_names": names,
+        "fractions": dict(zip(names, frac.tolist(), strict=True)),
+        "weights": per_event[process].astype(np.float64),
+        "counts": dict(zip(names, counts.tolist(), strict=True)),
+        "weights_pb": dict(zip(names, w.tolist(), strict=True)),
+        "feature_names": samples[names[0]]["feature_names"],
+    }
+
+
+def _read_processes(paths: Mapping[str, str | os.PathLike]) -> dict[str, dict[str, Any]]:
+    """Process name -> :func:`read_events` of its file; the names and the feature names must agree."""
     if not paths:
         raise ValueError("cocktail needs at least one process file")
     samples = {}
@@ -293,55 +320,51 @@ def cocktail(
     for name in names:
         if samples[name]["feature_names"] != feature_names:
             raise ValueError(f"{name}: feature names differ from {names[0]}'s")
-    w = np.array([samples[k]["sigma_pb"] * samples[k]["trigger_efficiency"] for k in names])
-    if not (w.sum() > 0):
-        raise ValueError(
-            f"the processes have no triggered cross-section: {dict(zip(names, w, strict=True))}"
-        )
-    frac = w / w.sum()
-    have = np.array([len(samples[k]["features"]) for k in names])
+    return samples
+
+
+def _cocktail_counts(
+    names: tuple[str, ...], frac: np.ndarray, have: np.ndarray, n_events: int | None, weighted: bool
+) -> tuple[np.ndarray, int]:
+    """Events taken per process (P,) and their total: every event when ``weighted``, else
+    ``n_events`` (default: as many as the scarcest process allows) split by ``frac``."""
     ok = frac > 0
     n_max = int(np.floor(np.min(have[ok] / frac[ok])))
     if weighted:
         if n_events is not None:
             raise ValueError("a weighted cocktail takes every event: pass n_events=None")
         counts = np.where(ok, have, 0)
-        n_total = int(counts.sum())
-    else:
-        n_total = n_max if n_events is None else int(n_events)
-        if n_total > n_max:
-            scarce = names[int(np.argmin(np.where(ok, have / np.where(ok, frac, 1), np.inf)))]
-            raise ValueError(
-                f"n_events={n_total} needs more {scarce!r} events than its file holds (at most {n_max})"
-            )
-        # largest-remainder rounding of n_total * frac
-        raw = n_total * frac
-        counts = np.floor(raw).astype(np.int64)
-        rest = n_total - int(counts.sum())
-        counts[np.argsort(-(raw - counts), kind="stable")[:rest]] += 1
-        counts = np.minimum(counts, have)
+        return counts, int(counts.sum())
+    n_total = n_max if n_events is None else int(n_events)
+    if n_total > n_max:
+        scarce = names[int(np.argmin(np.where(ok, have / np.where(ok, frac, 1), np.inf)))]
+        raise ValueError(
+            f"n_events={n_total} needs more {scarce!r} events than its file holds (at most {n_max})"
+        )
+    # largest-remainder rounding of n_total * frac
+    raw = n_total * frac
+    counts = np.floor(raw).astype(np.int64)
+    rest = n_total - int(counts.sum())
+    counts[np.argsort(-(raw - counts), kind="stable")[:rest]] += 1
+    return np.minimum(counts, have), n_total
+
+
+def _draw(
+    samples: dict[str, dict[str, Any]], counts: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``counts[i]`` events of process i without replacement, then shuffled together:
+    ``features`` (N, F), ``particles`` (N, 19, 4) and ``process`` (N,) int64."""
     from colliderlab.data.adc2021 import to_particles
 
     rng = np.random.default_rng(seed)
     feats, parts, labels = [], [], []
-    for i, name in enumerate(names):
-        pick = np.sort(rng.choice(have[i], size=int(counts[i]), replace=False))
-        feats.append(samples[name]["features"][pick])
-        parts.append(to_particles({k: samples[name][k][pick] for k in OBJECT_KEYS}))
+    for i, s in enumerate(samples.values()):
+        pick = np.sort(rng.choice(len(s["features"]), size=int(counts[i]), replace=False))
+        feats.append(s["features"][pick])
+        parts.append(to_particles({k: s[k][pick] for k in OBJECT_KEYS}))
         labels.append(np.full(int(counts[i]), i, np.int64))
     features = np.concatenate(feats)
     particles = np.concatenate(parts)
     process = np.concatenate(labels)
     order = rng.permutation(len(process))
-    per_event = frac * n_total / np.maximum(counts, 1) if weighted else np.ones(len(names))
-    return {
-        "features": features[order].astype(np.float32),
-        "particles": particles[order],
-        "process": process[order],
-        "process_names": names,
-        "fractions": dict(zip(names, frac.tolist(), strict=True)),
-        "weights": per_event[process[order]].astype(np.float64),
-        "counts": dict(zip(names, counts.tolist(), strict=True)),
-        "weights_pb": dict(zip(names, w.tolist(), strict=True)),
-        "feature_names": feature_names,
-    }
+    return features[order], particles[order], process[order]

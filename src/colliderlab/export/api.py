@@ -94,6 +94,12 @@ def export_run(
             f"{run.model_name} is a {'BDT' if run.model_name == 'bdt' else 'non-torch'} baseline, "
             f"not a torch model: {'use --to conifer' if run.model_name == 'bdt' else 'nothing to export'}"
         )
+    return _export_torch(run, to, out, data, n_jets, options)
+
+
+def _export_torch(run: Any, to: str, out: Path, data: str | os.PathLike | None, n_jets: int,
+                  options: dict[str, Any]) -> dict[str, Any]:
+    """ONNX or torch.export of a torch run, with the parity check on ``n_jets`` jets of ``data``."""
     from colliderlab.export import onnx as ox
     from colliderlab.features.build import build_dataset
 

@@ -63,6 +63,56 @@ def _subjets(jets: JetBatch) -> np.ndarray:
     return np.take_along_axis(sub, order[:, :, None], axis=1)
 
 
+def _centre(
+    jets: JetBatch, center: str, rows: np.ndarray, pt: np.ndarray, x: np.ndarray, y: np.ndarray,
+    axis: np.ndarray, inv_sum: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Move the constituents' (x, y) (K,) to the image centre; with ``leading_subjet`` also the
+    direction (J, 2) of the second subjet from the centre where it exists (else ``None``)."""
+    n_jets = len(inv_sum)
+    second = None  # (J, 2) direction of the second subjet from the centre, where it exists
+    if center == "centroid":
+        x = x - (_per_jet_sum(rows, pt * x, n_jets) * inv_sum)[rows]
+        y = y - (_per_jet_sum(rows, pt * y, n_jets) * inv_sum)[rows]
+    elif center == "leading_subjet":
+        sub = _subjets(jets)  # (J, 3, 4)
+        has = kin.pt(sub) > 0  # (J, 3)
+        sx = np.where(has, kin.eta(sub) - kin.eta(axis)[:, None], 0.0)  # (J, 3)
+        sy = np.where(has, kin.delta_phi(kin.phi(sub), kin.phi(axis)[:, None]), 0.0)
+        x, y = x - sx[rows, 0], y - sy[rows, 0]
+        second = np.stack(
+            [sx[:, 1] - sx[:, 0], kin.wrap_phi(sy[:, 1] - sy[:, 0])], axis=1
+        )  # (J, 2)
+        second[~has[:, 1]] = 0.0
+    elif center != "none":
+        raise ValueError(f"unknown image center {center!r}; valid: {', '.join(map(repr, CENTERS))}")
+    return x, y, second
+
+
+def _orient(
+    rows: np.ndarray, pt: np.ndarray, x: np.ndarray, y: np.ndarray, second: np.ndarray | None,
+    n_jets: int, rotate: bool, flip: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate (principal axis, or the second subjet, onto +y) and flip (most pT at positive x
+    and y) the constituents' (x, y) (K,)."""
+    if rotate:
+        cxx = _per_jet_sum(rows, pt * x * x, n_jets)
+        cyy = _per_jet_sum(rows, pt * y * y, n_jets)
+        cxy = _per_jet_sum(rows, pt * x * y, n_jets)
+        angle = 0.5 * np.arctan2(2.0 * cxy, cxx - cyy)  # (J,) direction of the principal axis
+        if second is not None:
+            use = np.any(second != 0.0, axis=1)
+            angle = np.where(use, np.arctan2(second[:, 1], second[:, 0]), angle)
+        turn = 0.5 * np.pi - angle  # (J,) rotation putting that direction on +y
+        c, s = np.cos(turn)[rows], np.sin(turn)[rows]
+        x, y = c * x - s * y, s * x + c * y
+    if flip:
+        x = x * np.where(_per_jet_sum(rows, pt * np.sign(x), n_jets) < 0, -1.0, 1.0)[rows]
+        if not (rotate and second is not None):
+            y = y * np.where(_per_jet_sum(rows, pt * np.sign(y), n_jets) < 0, -1.0, 1.0)[rows]
+    return x, y
+
+
 def jet_images(
     jets: JetBatch,
     *,
@@ -92,38 +142,8 @@ def jet_images(
     sumpt = _per_jet_sum(rows, pt, n_jets)  # (J,)
     inv_sum = np.divide(1.0, sumpt, out=np.zeros(n_jets), where=sumpt > 0)
 
-    second = None  # (J, 2) direction of the second subjet from the centre, where it exists
-    if center == "centroid":
-        x = x - (_per_jet_sum(rows, pt * x, n_jets) * inv_sum)[rows]
-        y = y - (_per_jet_sum(rows, pt * y, n_jets) * inv_sum)[rows]
-    elif center == "leading_subjet":
-        sub = _subjets(jets)  # (J, 3, 4)
-        has = kin.pt(sub) > 0  # (J, 3)
-        sx = np.where(has, kin.eta(sub) - kin.eta(axis)[:, None], 0.0)  # (J, 3)
-        sy = np.where(has, kin.delta_phi(kin.phi(sub), kin.phi(axis)[:, None]), 0.0)
-        x, y = x - sx[rows, 0], y - sy[rows, 0]
-        second = np.stack(
-            [sx[:, 1] - sx[:, 0], kin.wrap_phi(sy[:, 1] - sy[:, 0])], axis=1
-        )  # (J, 2)
-        second[~has[:, 1]] = 0.0
-    elif center != "none":
-        raise ValueError(f"unknown image center {center!r}; valid: {', '.join(map(repr, CENTERS))}")
-
-    if rotate:
-        cxx = _per_jet_sum(rows, pt * x * x, n_jets)
-        cyy = _per_jet_sum(rows, pt * y * y, n_jets)
-        cxy = _per_jet_sum(rows, pt * x * y, n_jets)
-        angle = 0.5 * np.arctan2(2.0 * cxy, cxx - cyy)  # (J,) direction of the principal axis
-        if second is not None:
-            use = np.any(second != 0.0, axis=1)
-            angle = np.where(use, np.arctan2(second[:, 1], second[:, 0]), angle)
-        turn = 0.5 * np.pi - angle  # (J,) rotation putting that direction on +y
-        c, s = np.cos(turn)[rows], np.sin(turn)[rows]
-        x, y = c * x - s * y, s * x + c * y
-    if flip:
-        x = x * np.where(_per_jet_sum(rows, pt * np.sign(x), n_jets) < 0, -1.0, 1.0)[rows]
-        if not (rotate and second is not None):
-            y = y * np.where(_per_jet_sum(rows, pt * np.sign(y), n_jets) < 0, -1.0, 1.0)[rows]
+    x, y, second = _centre(jets, center, rows, pt, x, y, axis, inv_sum)
+    x, y = _orient(rows, pt, x, y, second, n_jets, rotate, flip)
 
     pix = extent / size
     ix = np.floor((x + 0.5 * extent) / pix)  # (K,)

@@ -172,6 +172,44 @@ def _compile(model: Any, cfg: ConiferConfig) -> bool:
         return False
 
 
+def _set_intercept(ens: dict[str, Any], booster: Any, meta: dict[str, Any], n_features: int,
+                   cfg: ConiferConfig) -> dict[str, Any]:
+    """Put the measured intercept into ``ens`` when ``cfg.measured_base_score`` (else check
+    conifer's reading of base_score); returns the report of both."""
+    conifer_init = [float(v) for v in ens["init_predict"]]
+    measured = _measured_intercept(booster, n_features)
+    if cfg.measured_base_score:
+        ens["init_predict"] = measured
+    elif not np.all(np.isfinite(conifer_init)):
+        raise ValueError(
+            f"conifer read base_score {meta['learner_model_param']['base_score']} as "
+            f"{conifer_init} (xgboost stores multi-class intercepts as margins); use "
+            "measured_base_score=True"
+        )
+    return {
+        "xgboost_base_score": meta["learner_model_param"].get("base_score"),
+        "objective": meta["objective"]["name"],
+        "conifer_init_predict": conifer_init,
+        "measured_intercept": measured,
+        "used": [float(v) for v in ens["init_predict"]],
+        "source": "measured" if cfg.measured_base_score else "conifer",
+    }
+
+
+def _split_report(ens: dict[str, Any], booster: Any, cfg: ConiferConfig) -> dict[str, Any]:
+    """Exact split thresholds (when ``cfg.exact_splits``) and the thresholds outside the
+    fixed-point threshold type's range."""
+    splits = _exact_splits(ens, booster) if cfg.exact_splits else {"exact": False}
+    thr_range = fixed_point_range(cfg.threshold_type)
+    if thr_range is not None:
+        thr = np.concatenate([
+            np.asarray(td["threshold"])[np.asarray(td["feature"]) >= 0]
+            for per_class in ens["trees"] for td in per_class
+        ] or [np.zeros(0)])
+        splits["thresholds_out_of_range"] = int(((thr < thr_range[0]) | (thr > thr_range[1])).sum())
+    return splits
+
+
 def convert_bdt(bdt: Any, config: ConiferConfig | None = None) -> ConiferBDT:
     """Convert a trained :class:`~colliderlab.models.bdt.BDTClassifier` with conifer and compile it.
 
@@ -207,32 +245,8 @@ def convert_bdt(bdt: Any, config: ConiferConfig | None = None) -> ConiferBDT:
 
     with _quiet("conifer.converters.xgboost"):  # its xgboost>=2 warning: checked by bdt_parity
         ens = conifer.converters.get_converter("xgboost").convert(booster)
-    conifer_init = [float(v) for v in ens["init_predict"]]
-    measured = _measured_intercept(booster, n_features)
-    if cfg.measured_base_score:
-        ens["init_predict"] = measured
-    elif not np.all(np.isfinite(conifer_init)):
-        raise ValueError(
-            f"conifer read base_score {meta['learner_model_param']['base_score']} as "
-            f"{conifer_init} (xgboost stores multi-class intercepts as margins); use "
-            "measured_base_score=True"
-        )
-    base = {
-        "xgboost_base_score": meta["learner_model_param"].get("base_score"),
-        "objective": meta["objective"]["name"],
-        "conifer_init_predict": conifer_init,
-        "measured_intercept": measured,
-        "used": [float(v) for v in ens["init_predict"]],
-        "source": "measured" if cfg.measured_base_score else "conifer",
-    }
-    splits = _exact_splits(ens, booster) if cfg.exact_splits else {"exact": False}
-    thr_range = fixed_point_range(cfg.threshold_type)
-    if thr_range is not None:
-        thr = np.concatenate([
-            np.asarray(td["threshold"])[np.asarray(td["feature"]) >= 0]
-            for per_class in ens["trees"] for td in per_class
-        ] or [np.zeros(0)])
-        splits["thresholds_out_of_range"] = int(((thr < thr_range[0]) | (thr > thr_range[1])).sum())
+    base = _set_intercept(ens, booster, meta, n_features, cfg)
+    splits = _split_report(ens, booster, cfg)
 
     model = conifer.model.make_model(ens, cfg.to_conifer(out))
     model._stamp = time.time_ns() // 1000  # conifer's seconds stamp can repeat within a process

@@ -146,34 +146,7 @@ def convert(
             f"{', '.join(sorted(_pytorch_frontend().get_supported_pytorch_layers()))}"
         )
     log = io.StringIO()
-    try:
-        hls_cfg, names = _hls_config(hls4ml, gm, shapes, config)
-    except Exception as err:
-        raise NotImplementedError(
-            f"hls4ml {hls4ml.__version__} could not parse {name}: {type(err).__name__}: {err}"
-        ) from err
-    unknown = sorted((set(config.layer_precision) | set(config.layer_reuse)) - set(names))
-    if unknown:
-        raise KeyError(
-            f"per-layer override(s) for unknown layer(s) {unknown}; the hls4ml layers of this "
-            f"model are: {', '.join(names)}"
-        )
-    try:
-        with contextlib.redirect_stdout(log):
-            hls_model = hls4ml.converters.convert_from_pytorch_model(
-                gm,
-                output_dir=str(config.output_dir),
-                project_name=config.project_name,
-                backend=config.backend,
-                hls_config=hls_cfg,
-                part=config.part,
-                clock_period=config.clock_period,
-                io_type=config.io_type,
-            )
-    except Exception as err:
-        raise NotImplementedError(
-            f"hls4ml {hls4ml.__version__} could not convert {name}: {type(err).__name__}: {err}"
-        ) from err
+    hls_model = _convert_graph(hls4ml, gm, shapes, config, name, log)
     # hls4ml yaml-dumps its config, model object included, into hls4ml_config.yml; a traced
     # GraphModule does not serialise, and the weights are in firmware/weights/ anyway
     hls_model.config.config["PytorchModel"] = f"{name} (PyTorch, traced by colliderlab.export.hls)"
@@ -198,6 +171,39 @@ def convert(
         source=name,
         compiled=compile,
     )
+
+
+def _convert_graph(hls4ml: Any, gm: Any, shapes: Any, config: HLSConfig, name: str, log: io.StringIO) -> Any:
+    """hls4ml's model of the traced graph ``gm`` (its output captured in ``log``); per-layer
+    overrides must name layers of it."""
+    try:
+        hls_cfg, names = _hls_config(hls4ml, gm, shapes, config)
+    except Exception as err:
+        raise NotImplementedError(
+            f"hls4ml {hls4ml.__version__} could not parse {name}: {type(err).__name__}: {err}"
+        ) from err
+    unknown = sorted((set(config.layer_precision) | set(config.layer_reuse)) - set(names))
+    if unknown:
+        raise KeyError(
+            f"per-layer override(s) for unknown layer(s) {unknown}; the hls4ml layers of this "
+            f"model are: {', '.join(names)}"
+        )
+    try:
+        with contextlib.redirect_stdout(log):
+            return hls4ml.converters.convert_from_pytorch_model(
+                gm,
+                output_dir=str(config.output_dir),
+                project_name=config.project_name,
+                backend=config.backend,
+                hls_config=hls_cfg,
+                part=config.part,
+                clock_period=config.clock_period,
+                io_type=config.io_type,
+            )
+    except Exception as err:
+        raise NotImplementedError(
+            f"hls4ml {hls4ml.__version__} could not convert {name}: {type(err).__name__}: {err}"
+        ) from err
 
 
 def emulate(handle: HLSHandle, x: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:

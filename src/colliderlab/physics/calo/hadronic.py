@@ -22,35 +22,12 @@ def _pion_spots(
     rng: np.random.Generator,
 ) -> list[_Spots]:
     n = energy.size
-    events = np.arange(n)
     dedx = geom.dedx * 1e-3  # GeV/mm
     s_int = rng.exponential(geom.interaction_length, n)
     s_exit = geom.depth / axis[:, 2]
     track = np.minimum(np.minimum(s_int, s_exit), energy / dedx)
     e_track = dedx * track
-    parts = []
-    # MIP track: n_tr spots at the midpoints of equal steps along the axis
-    n_tr = int(
-        np.clip(math.ceil(geom.depth / (0.25 * min(la.thickness for la in geom.layers))), 4, 200)
-    )
-    frac = (np.arange(n_tr) + 0.5) / n_tr
-    owner = np.repeat(events, n_tr)
-    s = (track[:, None] * frac).ravel()
-    x, y, z = _place(origin, axis, owner, s, np.zeros_like(s), rng)
-    k = owner.size
-    parts.append(
-        _Spots(
-            owner,
-            x,
-            y,
-            z,
-            np.repeat(e_track / n_tr, n_tr),
-            np.full(k, 1.0 / geom.e_mip),
-            s / geom.X0,
-            np.zeros(k),
-            np.full(k, 2, np.int8),
-        )
-    )
+    parts = [_track_spots(geom, origin, axis, track, e_track, rng)]
     shower = np.flatnonzero((s_int < s_exit) & (energy - e_track > 1e-6))
     if shower.size == 0:
         return parts
@@ -63,7 +40,51 @@ def _pion_spots(
     f_em = rng.beta(mean_fem * kappa, (1.0 - mean_fem) * kappa)
     e_em, e_had = f_em * e_sh, (1.0 - f_em) * e_sh
     parts.append(_em_spots(geom, e_em, start, ax, shower, rng))
-    # hadronic part: Bock et al. gamma profile in lambda_I, wide two-component lateral profile
+    parts.append(_hadronic_spots(geom, e_sh, e_had, start, ax, shower, rng))
+    return parts
+
+
+def _track_spots(
+    geom: CaloGeometry,
+    origin: np.ndarray,
+    axis: np.ndarray,
+    track: np.ndarray,
+    e_track: np.ndarray,
+    rng: np.random.Generator,
+) -> _Spots:
+    """The MIP track: n_tr spots at the midpoints of equal steps along the axis."""
+    n_tr = int(
+        np.clip(math.ceil(geom.depth / (0.25 * min(la.thickness for la in geom.layers))), 4, 200)
+    )
+    frac = (np.arange(n_tr) + 0.5) / n_tr
+    owner = np.repeat(np.arange(track.size), n_tr)
+    s = (track[:, None] * frac).ravel()
+    x, y, z = _place(origin, axis, owner, s, np.zeros_like(s), rng)
+    k = owner.size
+    return _Spots(
+        owner,
+        x,
+        y,
+        z,
+        np.repeat(e_track / n_tr, n_tr),
+        np.full(k, 1.0 / geom.e_mip),
+        s / geom.X0,
+        np.zeros(k),
+        np.full(k, 2, np.int8),
+    )
+
+
+def _hadronic_spots(
+    geom: CaloGeometry,
+    e_sh: np.ndarray,
+    e_had: np.ndarray,
+    start: np.ndarray,
+    ax: np.ndarray,
+    shower: np.ndarray,
+    rng: np.random.Generator,
+) -> _Spots:
+    """The hadronic part of the showers (events ``shower``, starting at ``start`` along ``ax``):
+    Bock et al. gamma profile in lambda_I, wide two-component lateral profile."""
     h = 1.0 / geom.e_over_h
     if h < 1.0:  # Beta: the visible fraction stays below 1
         conc = np.maximum((1.0 - h) * e_had / (h * _HAD_INTRINSIC**2) - 1.0, 1.0)
@@ -82,17 +103,14 @@ def _pion_spots(
     radius = np.where(rng.random(s.size) < _HAD_CORE_WEIGHT, _HAD_CORE, _HAD_HALO) * lam
     r = radius * np.sqrt(u / (1.0 - u))
     x, y, z = _place(start, ax, owner, s, r, rng)
-    parts.append(
-        _Spots(
-            shower[owner],
-            x,
-            y,
-            z,
-            (e_had / nh)[owner],
-            v_h[owner],
-            s / geom.X0,
-            r / geom.moliere_radius,
-            np.ones(s.size, np.int8),
-        )
+    return _Spots(
+        shower[owner],
+        x,
+        y,
+        z,
+        (e_had / nh)[owner],
+        v_h[owner],
+        s / geom.X0,
+        r / geom.moliere_radius,
+        np.ones(s.size, np.int8),
     )
-    return parts

@@ -17,6 +17,7 @@ vectorised over jets, keeping a nearest-neighbour table per jet (FastJet's N2Pla
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -206,8 +207,56 @@ def cluster(
         return ClusterTree(node_p4, parents, mult)
 
     w = int(mult[jets].max())
-    sp4 = node_p4[jets, :w].copy()  # (W, w, 4) current pseudojet in each slot
-    alive = mask[jets, :w].copy()  # (W, w)
+    sp4, alive, rap, phi, kt2, node, nn_d, nn_j, dij = _initial_slots(
+        node_p4[jets, :w], mask[jets, :w], jets, neighbours, weight, use_kt
+    )
+    for step in range(n - 1):
+        # Jets with nothing left to merge leave the working set; dead slots are squeezed out.
+        done = mult[jets] - step < 2
+        if done.any():
+            keep = np.flatnonzero(~done)
+            if keep.size == 0:
+                break
+            jets, sp4, alive, rap, phi, kt2, node, nn_d, nn_j, dij = (
+                x[keep] for x in (jets, sp4, alive, rap, phi, kt2, node, nn_d, nn_j, dij)
+            )
+        n_alive = int(mult[jets].max()) - step
+        if n_alive <= _SQUEEZE * w:
+            sp4, alive, rap, phi, kt2, node, nn_d, dij, nn_j = _squeeze(
+                n_alive, sp4, alive, rap, phi, kt2, node, nn_d, dij, nn_j
+            )
+            w = n_alive
+        base = np.arange(jets.size) * w  # (W,) flat index of each jet's slot 0
+
+        a = dij.argmin(axis=1)  # (W,) slot receiving the merge
+        ia = base + a  # (W,) flat (jet, a)
+        c = nn_j.ravel()[ia]  # (W,) partner slot, emptied
+        ic = base + c
+        flat_p4 = sp4.reshape(-1, 4)
+        merged = flat_p4[ia] + flat_p4[ic]  # (W, 4)
+        parents[jets, step, 0] = node.ravel()[ia]
+        parents[jets, step, 1] = node.ravel()[ic]
+        node_p4[jets, n + step] = merged
+        r_a, p_a = _merge_slots(ia, ic, n + step, merged, flat_p4, alive, rap, phi, kt2, node, dij, weight)
+        _rescan(a, c, ia, r_a, p_a, alive, rap, phi, kt2, nn_j, nn_d, dij, use_kt)
+    return ClusterTree(node_p4, parents, mult)
+
+
+def _initial_slots(
+    p4: np.ndarray,
+    mask: np.ndarray,
+    jets: np.ndarray,
+    neighbours: tuple[np.ndarray, np.ndarray] | None,
+    weight: Callable[[np.ndarray], np.ndarray],
+    use_kt: bool,
+) -> tuple[np.ndarray, ...]:
+    """The working set before the first merge, from the constituents ``p4`` (W, w, 4) and
+    ``mask`` (W, w) of the block rows ``jets``: sp4 (W, w, 4) the current pseudojet in each slot,
+    then the (W, w) arrays alive, rap, phi, kt2 (momentum factor), node (node id held by each
+    slot), nn_d, nn_j (nearest other slot and its Delta R^2) and dij (merge distance)."""
+    w = p4.shape[1]
+    sp4 = p4.copy()  # (W, w, 4) current pseudojet in each slot
+    alive = mask.copy()  # (W, w)
     rap, phi = rap_phi(sp4)  # (W, w)
     if neighbours is None:
         neighbours = nearest_neighbours(rap, phi, alive)
@@ -223,74 +272,77 @@ def cluster(
         np.multiply(
             dij, np.minimum(kt2, np.take_along_axis(kt2, nn_j, axis=1)), out=dij, where=alive
         )
+    return sp4, alive, rap, phi, kt2, node, nn_d, nn_j, dij
 
-    for step in range(n - 1):
-        # Jets with nothing left to merge leave the working set; dead slots are squeezed out.
-        done = mult[jets] - step < 2
-        if done.any():
-            keep = np.flatnonzero(~done)
-            if keep.size == 0:
-                break
-            jets, sp4, alive, rap, phi, kt2, node, nn_d, nn_j, dij = (
-                x[keep] for x in (jets, sp4, alive, rap, phi, kt2, node, nn_d, nn_j, dij)
-            )
-        n_alive = int(mult[jets].max()) - step
-        if n_alive <= _SQUEEZE * w:
-            perm = np.argsort(~alive, axis=1, kind="stable")[:, :n_alive]  # (W, w')
-            old_to_new = np.zeros(alive.shape, np.int64)  # (W, w) old slot -> new slot
-            np.put_along_axis(old_to_new, perm, np.arange(n_alive)[None, :], axis=1)
-            sp4 = np.take_along_axis(sp4, perm[:, :, None], axis=1)
-            alive, rap, phi, kt2, node, nn_d, dij = (
-                np.take_along_axis(x, perm, axis=1) for x in (alive, rap, phi, kt2, node, nn_d, dij)
-            )
-            nn_j = np.take_along_axis(old_to_new, np.take_along_axis(nn_j, perm, axis=1), axis=1)
-            w = n_alive
-        base = np.arange(jets.size) * w  # (W,) flat index of each jet's slot 0
 
-        a = dij.argmin(axis=1)  # (W,) slot receiving the merge
-        ia = base + a  # (W,) flat (jet, a)
-        c = nn_j.ravel()[ia]  # (W,) partner slot, emptied
-        ic = base + c
-        flat_p4 = sp4.reshape(-1, 4)
-        merged = flat_p4[ia] + flat_p4[ic]  # (W, 4)
-        parents[jets, step, 0] = node.ravel()[ia]
-        parents[jets, step, 1] = node.ravel()[ic]
-        node_p4[jets, n + step] = merged
-        np.put(node, ia, n + step)
-        flat_p4[ia] = merged  # sp4 is contiguous: flat_p4 is a view
-        np.put(alive, ic, False)
-        np.put(rap, ic, _FAR)
-        np.put(dij, ic, np.inf)
-        r_a, p_a = rap_phi(merged)  # (W,)
-        np.put(rap, ia, r_a)
-        np.put(phi, ia, p_a)
-        np.put(kt2, ia, weight(kin.pt2(merged)))
+def _merge_slots(
+    ia: np.ndarray, ic: np.ndarray, new_node: int, merged: np.ndarray, flat_p4: np.ndarray, alive: np.ndarray,
+    rap: np.ndarray, phi: np.ndarray, kt2: np.ndarray, node: np.ndarray, dij: np.ndarray,
+    weight: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Put the ``merged`` (W, 4) pseudojet (node ``new_node``) in the flat slots ``ia`` and empty
+    the slots ``ic``, in place; returns its rapidity and azimuth (W,)."""
+    np.put(node, ia, new_node)
+    flat_p4[ia] = merged  # sp4 is contiguous: flat_p4 is a view
+    np.put(alive, ic, False)
+    np.put(rap, ic, _FAR)
+    np.put(dij, ic, np.inf)
+    r_a, p_a = rap_phi(merged)  # (W,)
+    np.put(rap, ia, r_a)
+    np.put(phi, ia, p_a)
+    np.put(kt2, ia, weight(kin.pt2(merged)))
+    return r_a, p_a
 
-        # Slots whose neighbour was one of the merged pair (and the merged slot) look again.
-        stale = (nn_j == a[:, None]) | (nn_j == c[:, None])  # (W, w)
-        stale &= alive
-        np.put(stale, ia, True)
-        idx = np.flatnonzero(stale)  # (S,) flat (jet, slot)
-        jet_of = idx // w  # (S,)
-        cand = _dr2(
-            rap.ravel()[idx, None], phi.ravel()[idx, None], rap[jet_of], phi[jet_of]
-        )  # (S, w)
-        np.put(cand, np.arange(idx.size) * w + idx % w, np.inf)  # not itself
-        best = cand.argmin(axis=1)  # (S,)
-        best_d = cand.ravel()[np.arange(idx.size) * w + best]  # (S,)
-        np.put(nn_j, idx, best)
-        np.put(nn_d, idx, best_d)
-        if use_kt:
-            best_d = best_d * np.minimum(kt2.ravel()[idx], kt2.ravel()[jet_of * w + best])
-        np.put(dij, idx, best_d)
-        # Every other live slot may now be closest to the merged pseudojet.
-        row = _dr2(r_a[:, None], p_a[:, None], rap, phi)  # (W, w)
-        np.put(row, ia, np.inf)
-        closer = row < nn_d  # (W, w)
-        closer &= alive
-        np.copyto(nn_d, row, where=closer)
-        np.copyto(nn_j, np.broadcast_to(a[:, None], nn_j.shape), where=closer)
-        if use_kt:
-            np.multiply(row, np.minimum(kt2, kt2.ravel()[ia][:, None]), out=row, where=closer)
-        np.copyto(dij, row, where=closer)
-    return ClusterTree(node_p4, parents, mult)
+
+def _squeeze(n_alive: int, sp4: np.ndarray, *slots: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Move each jet's live slots to the front and drop the rest, down to ``n_alive`` slots.
+
+    ``slots``: the (W, w) per-slot arrays alive, rap, phi, kt2, node, nn_d, dij, nn_j (last: its
+    slot numbers are renumbered). Returns sp4 (W, n_alive, 4) and the squeezed arrays in order.
+    """
+    alive, nn_j = slots[0], slots[-1]
+    perm = np.argsort(~alive, axis=1, kind="stable")[:, :n_alive]  # (W, w')
+    old_to_new = np.zeros(alive.shape, np.int64)  # (W, w) old slot -> new slot
+    np.put_along_axis(old_to_new, perm, np.arange(n_alive)[None, :], axis=1)
+    sp4 = np.take_along_axis(sp4, perm[:, :, None], axis=1)
+    rest = tuple(np.take_along_axis(x, perm, axis=1) for x in slots[:-1])
+    nn_j = np.take_along_axis(old_to_new, np.take_along_axis(nn_j, perm, axis=1), axis=1)
+    return (sp4, *rest, nn_j)
+
+
+def _rescan(
+    a: np.ndarray, c: np.ndarray, ia: np.ndarray, r_a: np.ndarray, p_a: np.ndarray, alive: np.ndarray,
+    rap: np.ndarray, phi: np.ndarray, kt2: np.ndarray, nn_j: np.ndarray, nn_d: np.ndarray, dij: np.ndarray,
+    use_kt: bool,
+) -> None:
+    """After merging slot ``c`` into slot ``a`` (flat ``ia``, new rapidity ``r_a`` and azimuth
+    ``p_a``) in every jet, update the nearest neighbours ``nn_j``, ``nn_d`` and the merge
+    distances ``dij`` (W, w) in place."""
+    w = alive.shape[1]
+    # Slots whose neighbour was one of the merged pair (and the merged slot) look again.
+    stale = (nn_j == a[:, None]) | (nn_j == c[:, None])  # (W, w)
+    stale &= alive
+    np.put(stale, ia, True)
+    idx = np.flatnonzero(stale)  # (S,) flat (jet, slot)
+    jet_of = idx // w  # (S,)
+    cand = _dr2(
+        rap.ravel()[idx, None], phi.ravel()[idx, None], rap[jet_of], phi[jet_of]
+    )  # (S, w)
+    np.put(cand, np.arange(idx.size) * w + idx % w, np.inf)  # not itself
+    best = cand.argmin(axis=1)  # (S,)
+    best_d = cand.ravel()[np.arange(idx.size) * w + best]  # (S,)
+    np.put(nn_j, idx, best)
+    np.put(nn_d, idx, best_d)
+    if use_kt:
+        best_d = best_d * np.minimum(kt2.ravel()[idx], kt2.ravel()[jet_of * w + best])
+    np.put(dij, idx, best_d)
+    # Every other live slot may now be closest to the merged pseudojet.
+    row = _dr2(r_a[:, None], p_a[:, None], rap, phi)  # (W, w)
+    np.put(row, ia, np.inf)
+    closer = row < nn_d  # (W, w)
+    closer &= alive
+    np.copyto(nn_d, row, where=closer)
+    np.copyto(nn_j, np.broadcast_to(a[:, None], nn_j.shape), where=closer)
+    if use_kt:
+        np.multiply(row, np.minimum(kt2, kt2.ravel()[ia][:, None]), out=row, where=closer)
+    np.copyto(dij, row, where=closer)

@@ -73,39 +73,15 @@ def one_pass_axes(
             keep = np.flatnonzero(running)
             rows, running = rows[keep], running[keep]
             w_pt, w_rap, w_phi, w_n = w_pt[keep], w_rap[keep], w_phi[keep], w_n[keep]
-        n_w = rows.size
         old_rap, old_phi = ax_rap[rows], ax_phi[rows]  # (W, N)
-        # Nearest axis of every particle (the first one on ties), one axis at a time.
-        dmin2 = _dist2(old_rap[:, :1], old_phi[:, :1], w_rap, w_phi)[:, 0]  # (W, n)
-        k = np.zeros(dmin2.shape, np.int64)  # (W, n)
-        for axis in range(1, n_max):
-            s = int(np.searchsorted(w_n, axis + 1))  # rows with more than `axis` axes
-            if s == n_w:
-                break
-            d2 = _dist2(
-                old_rap[s:, axis : axis + 1], old_phi[s:, axis : axis + 1], w_rap[s:], w_phi[s:]
-            )[:, 0]
-            closer = d2 < dmin2[s:]  # (W - s, n)
-            np.copyto(dmin2[s:], d2, where=closer)
-            np.copyto(k[s:], axis, where=closer)
+        dmin2, k = _nearest_axis(old_rap, old_phi, w_rap, w_phi, w_n)  # (W, n) each
         if beta == 1:
             wgt = w_pt / np.sqrt(ACCURACY**2 + dmin2)  # (W, n)
         elif beta == 2:
             wgt = w_pt
         else:
             wgt = w_pt * (ACCURACY**2 + dmin2) ** (0.5 * beta - 1.0)
-        label = (np.arange(n_w) * n_max)[:, None] + k  # (W, n) flat (row, axis)
-        # Azimuth of each particle taken on the same side of 2 pi as its axis.
-        dphi = w_phi - old_phi.ravel()[label]  # (W, n)
-        phi_near = w_phi - _TWO_PI * (dphi > np.pi) + _TWO_PI * (dphi < -np.pi)  # (W, n)
-        flat, size = label.ravel(), n_w * n_max
-        wsum = np.bincount(flat, weights=wgt.ravel(), minlength=size).reshape(n_w, n_max)  # (W, N)
-        rsum = np.bincount(flat, weights=(wgt * w_rap).ravel(), minlength=size).reshape(
-            n_w, n_max
-        )  # (W, N)
-        psum = np.bincount(flat, weights=(wgt * phi_near).ravel(), minlength=size).reshape(
-            n_w, n_max
-        )  # (W, N)
+        wsum, rsum, psum = _weighted_sums(wgt, w_rap, w_phi, old_phi, k)  # (W, N) each
         update = (wsum > 0) & running[:, None]  # an axis with no particle keeps its place
         safe = np.where(update, wsum, 1.0)
         new_rap = np.where(update, rsum / safe, old_rap)  # (W, N)
@@ -118,6 +94,48 @@ def one_pass_axes(
         ax_rap[rows], ax_phi[rows] = new_rap, new_phi
         running &= moved > ACCURACY
     return ax_rap, ax_phi
+
+
+def _nearest_axis(
+    old_rap: np.ndarray, old_phi: np.ndarray, w_rap: np.ndarray, w_phi: np.ndarray, w_n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest axis of every particle (the first one on ties), one axis at a time: the squared
+    distance ``dmin2`` (W, n) and the axis index ``k`` (W, n); rows sorted by ``w_n``."""
+    n_w, n_max = old_rap.shape
+    dmin2 = _dist2(old_rap[:, :1], old_phi[:, :1], w_rap, w_phi)[:, 0]  # (W, n)
+    k = np.zeros(dmin2.shape, np.int64)  # (W, n)
+    for axis in range(1, n_max):
+        s = int(np.searchsorted(w_n, axis + 1))  # rows with more than `axis` axes
+        if s == n_w:
+            break
+        d2 = _dist2(
+            old_rap[s:, axis : axis + 1], old_phi[s:, axis : axis + 1], w_rap[s:], w_phi[s:]
+        )[:, 0]
+        closer = d2 < dmin2[s:]  # (W - s, n)
+        np.copyto(dmin2[s:], d2, where=closer)
+        np.copyto(k[s:], axis, where=closer)
+    return dmin2, k
+
+
+def _weighted_sums(
+    wgt: np.ndarray, w_rap: np.ndarray, w_phi: np.ndarray, old_phi: np.ndarray, k: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (row, axis): the sums of the weights ``wgt`` (W, n) of the particles nearest to it,
+    of weight x rapidity and of weight x azimuth (taken on the same side of 2 pi as the axis)."""
+    n_w, n_max = old_phi.shape
+    label = (np.arange(n_w) * n_max)[:, None] + k  # (W, n) flat (row, axis)
+    # Azimuth of each particle taken on the same side of 2 pi as its axis.
+    dphi = w_phi - old_phi.ravel()[label]  # (W, n)
+    phi_near = w_phi - _TWO_PI * (dphi > np.pi) + _TWO_PI * (dphi < -np.pi)  # (W, n)
+    flat, size = label.ravel(), n_w * n_max
+    wsum = np.bincount(flat, weights=wgt.ravel(), minlength=size).reshape(n_w, n_max)  # (W, N)
+    rsum = np.bincount(flat, weights=(wgt * w_rap).ravel(), minlength=size).reshape(
+        n_w, n_max
+    )  # (W, N)
+    psum = np.bincount(flat, weights=(wgt * phi_near).ravel(), minlength=size).reshape(
+        n_w, n_max
+    )  # (W, N)
+    return wsum, rsum, psum
 
 
 def tau_from_axes(

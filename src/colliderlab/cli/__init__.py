@@ -1,0 +1,65 @@
+"""Command line: a thin adapter from arguments to dataclasses and library calls.
+
+    colliderlab generate top,qcd --n-jets 1000 --out jets.h5 [--detector atlas-like] [--workers 2]
+    colliderlab generate --preset toptag --n-jets 1000 --out toptag.h5
+    colliderlab inspect FILE [--json] [--plot OUT.png]
+    colliderlab list                # processes, presets, detector cards
+    colliderlab demo                # observables + BDT on a small toptag sample
+    colliderlab models              # registered models, presets, parameter counts
+    colliderlab train EXPERIMENT.yaml [--set trainer.lr=3e-4 ...] [--run-dir DIR]
+    colliderlab evaluate RUN_DIR --data FILE
+    colliderlab predict RUN_DIR --data FILE --out SCORES.h5
+    colliderlab convert-run RUN_DIR [--keep-legacy]   # old pickled checkpoints -> safetensors + JSON
+    colliderlab benchmark toptag [--n-jets N] [--models a,b] [--ensemble K] [--heldout N] [--json]
+    colliderlab export RUN_DIR --to onnx|torch-export|hls4ml|conifer [--data FILE]
+                      [--config OPTIONS.yaml] [--set key=value ...]
+    colliderlab calo simulate --geometry calogan --particles gamma,pi0 --n 10000 --out showers.h5
+    colliderlab calo evaluate RUN_DIR [--reference FILE] [--n N]
+    colliderlab anomaly dijets --kind qcd|wprime --n N --out FILE [--seed S] [--workers W]
+    colliderlab anomaly search --background F --signal F --independent F [F ...] [--n-signal N,...] [--runs 5]
+    colliderlab anomaly events --sm w_lnu=F,z_ll=F,... --signals a_4l=F,... [--inputs objects] [--epochs N]
+    colliderlab anomaly events --adc-background F --signals a_4l=F,... [--max-events N]   (ADC2021 files)
+    colliderlab anomaly to-adc EVENTS.h5 OUT.h5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from colliderlab.cli import anomaly, calo, jets, runs
+
+__all__ = ["main", "build_parser"]
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    **jets.COMMANDS, **runs.COMMANDS, **calo.COMMANDS, **anomaly.COMMANDS,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``colliderlab`` parser: one sub-command per entry of the module docstring."""
+    parser = argparse.ArgumentParser(prog="colliderlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (
+        jets.add_generate, jets.add_inspect, jets.add_list, jets.add_demo, jets.add_models,
+        runs.add_train, runs.add_evaluate, runs.add_predict, runs.add_convert_run,
+        calo.add_calo, anomaly.add_anomaly, runs.add_export, runs.add_benchmark,
+    ):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``colliderlab`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError) as e:
+        print(f"colliderlab {args.command}: error: {e}", file=sys.stderr)
+        return 2
+

@@ -1,0 +1,145 @@
+"""Commands on jet samples: ``generate``, ``inspect``, ``list``, ``demo`` and ``models``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+from typing import Any
+
+__all__ = ["COMMANDS", "add_generate", "add_inspect", "add_list", "add_demo", "add_models"]
+
+
+def add_generate(sub: Any) -> None:
+    """``colliderlab generate``: processes or a preset, the generator config flags."""
+    p = sub.add_parser("generate", help="generate labelled jets with Pythia 8 + detector + FastJet")
+    p.add_argument("processes", nargs="?", help="comma list of processes, e.g. top,qcd (label order)")
+    p.add_argument("--preset", help="a dataset preset (toptag, quark-gluon, hls4ml)")
+    p.add_argument("--n-jets", type=int, required=True, help="accepted jets per class")
+    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("--detector", help="detector card name or YAML file (default: ideal, or the preset's)")
+    p.add_argument("--seed", type=int, help="master seed (default 12345)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--sqrt-s", type=float, dest="sqrt_s", help="centre-of-mass energy, GeV")
+    p.add_argument("--jet-r", type=float, dest="jet_r", help="anti-kT radius")
+    p.add_argument("--pt-min", type=float, dest="pt_min", help="jet pT window low edge, GeV")
+    p.add_argument("--pt-max", type=float, dest="pt_max", help="jet pT window high edge, GeV")
+    p.add_argument("--eta-max", type=float, dest="abs_eta_max", help="max |eta| of the jet")
+    p.add_argument("--mpi", action=argparse.BooleanOptionalAction, default=None, help="multiple parton interactions")
+    p.add_argument("--pileup", type=float, dest="pileup_mu", help="mean number of pileup events")
+    p.add_argument("--n-particles", type=int, dest="n_particles", help="constituent slots per jet (default 200)")
+    p.add_argument("--chunk-events", type=int, dest="chunk_events", help="events per work unit")
+    p.add_argument("--pythia", action="append", default=[], metavar="SETTING", help="extra Pythia setting (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+def add_inspect(sub: Any) -> None:
+    """``colliderlab inspect FILE``."""
+    p = sub.add_parser("inspect", help="counts and observable quantiles per label of a jet file (any format)")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", metavar="OUT.png", help="write histograms of mass, pT, tau32, multiplicity per label")
+    p.add_argument("--max-jets", type=int, help="only the first N jets")
+
+
+def add_list(sub: Any) -> None:
+    """``colliderlab list``."""
+    sub.add_parser("list", help="list processes, presets and detector cards")
+
+
+def add_demo(sub: Any) -> None:
+    """``colliderlab demo``."""
+    p = sub.add_parser("demo", help="the main job: toptag sample -> observables -> BDT -> metrics and plots")
+    p.add_argument("--n-jets", type=int, help="jets per class (default 8000)")
+    p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    p.add_argument("--out-dir", help="where plots and metrics go (default runs/demo)")
+    p.add_argument("--data-dir", help="where the cached sample goes (default data)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_models(sub: Any) -> None:
+    """``colliderlab models``."""
+    sub.add_parser("models", help="registered models with their representations, presets and published sizes")
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from colliderlab.data.generate import generate_dataset
+    from colliderlab.physics.processes import GenConfig, get_preset, parse_processes
+
+    if bool(a.processes) == bool(a.preset):
+        raise ValueError("give either a comma list of processes or --preset NAME (not both)")
+    if a.preset:
+        preset = get_preset(a.preset)
+        processes, base = preset.processes, dict(preset.overrides)
+    else:
+        processes, base = parse_processes(a.processes), {}
+    names = {f.name for f in fields(GenConfig)}
+    given = {k: v for k, v in vars(a).items() if k in names and v is not None}
+    if a.pythia:
+        given["extra_settings"] = tuple(a.pythia)
+    config = GenConfig(**{**base, **given})
+    report = generate_dataset(
+        processes, config, a.n_jets, a.out, workers=a.workers, overwrite=a.overwrite, progress=not a.quiet,
+        preset=a.preset or None,
+    )
+    print(report.summary())
+    return 0
+
+
+def cmd_inspect(a: argparse.Namespace) -> int:
+    from colliderlab.summary import format_summary, summarize_file
+
+    s = summarize_file(a.file, max_jets=a.max_jets, keep_values=bool(a.plot))
+    if a.plot:
+        from colliderlab.plots import plot_observables
+
+        plot_observables(s.pop("values"), s.pop("label"), s.pop("label_names"), a.plot)
+    print(json.dumps(s) if a.json else format_summary(s))
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    from colliderlab.physics.detector import CARDS
+    from colliderlab.physics.processes import PRESETS, PROCESSES
+
+    print("processes:")
+    for name, r in PROCESSES.items():
+        print(f"  {name:<8} {r.description}")
+    print("presets:")
+    for name, p in PRESETS.items():
+        print(f"  {name:<12} {p.description}")
+    print("detector cards: " + ", ".join(CARDS) + " (or a YAML file)")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from colliderlab.demo import DemoConfig, run_demo
+
+    given = {"n_jets": a.n_jets, "workers": a.workers, "out_dir": a.out_dir, "data_dir": a.data_dir}
+    config = DemoConfig(**{k: v for k, v in given.items() if v is not None}, progress=not a.quiet)
+    run_demo(config)
+    return 0
+
+
+def cmd_models(a: argparse.Namespace) -> int:
+    from colliderlab.models.registry import list_models, model_spec
+
+    for name in list_models():
+        spec = model_spec(name)
+        line = f"  {name:<16} {'/'.join(spec.representations):<24} presets: {', '.join(spec.presets):<24}"
+        if spec.paper_params:
+            line += f" published params {spec.paper_params:,}"
+        print(line + (f"  [{spec.reference}]" if spec.reference else ""))
+    from colliderlab.models.baselines import BASELINES
+
+    print("baselines: " + ", ".join(BASELINES))
+    return 0
+
+
+COMMANDS = {
+    "generate": cmd_generate,
+    "inspect": cmd_inspect,
+    "list": cmd_list,
+    "demo": cmd_demo,
+    "models": cmd_models,
+}
