@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-__all__ = ["progress", "StageLine", "interactive"]
+__all__ = ["progress", "StageLine", "interactive", "write_line"]
 
 
 def interactive() -> bool:
@@ -83,6 +83,16 @@ class StageLine:
         done = f"{self.n:,}" + (f"/{self.total:,}" if self.total is not None and self.total != self.n else "")
         extra = f" ({self.postfix})" if self.postfix else ""
         print(f"{self.desc or 'done'}: {done} {self.unit} in {seconds:.1f} s{extra}", file=sys.stderr, flush=True)
+
+
+def write_line(text: str) -> None:
+    """One line of progress on stderr, without breaking a bar being drawn there."""
+    if interactive():
+        from tqdm.auto import tqdm
+
+        tqdm.write(text, file=sys.stderr)
+    else:
+        print(text, file=sys.stderr, flush=True)
 
 
 def progress(iterable: Iterable[Any] | None = None, *, total: int | None = None, desc: str = "",

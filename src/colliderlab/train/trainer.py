@@ -396,19 +396,21 @@ class Trainer:
 
     def _train_epoch(self, train: Any, epoch: int, progress: _Progress, step_fn: Callable[..., dict[str, float]],
                      steps_per_epoch: int) -> dict[str, float]:
-        """One epoch of optimiser steps (callbacks after each); returns the epoch's row of metrics."""
-        from tqdm.auto import tqdm
+        """One epoch of optimiser steps (callbacks after each); returns the epoch's row of metrics.
+        A bar over the batches on a terminal; elsewhere only :meth:`_end_epoch`'s line per epoch."""
+        from colliderlab.progress import interactive
+        from colliderlab.progress import progress as progress_bar
 
         c = self.config
         self.model.train()
         te = time.perf_counter()
         sums: dict[str, float] = {}
         n_batches = 0
-        bar = tqdm(
+        bar = progress_bar(
             train.batches(c.batch_size, shuffle=True, seed=c.seed * 1000 + epoch, drop_last=True,
                           device=self.device),
-            total=steps_per_epoch, desc=f"epoch {epoch + 1}/{c.epochs}", disable=not c.progress,
-            leave=False,
+            total=steps_per_epoch, desc=f"epoch {epoch + 1}/{c.epochs}", unit="batch",
+            enabled=c.progress and interactive(), leave=False,
         )
         for batch in bar:
             ctx = StepContext(self.optimizers, self.device, self.scaler, self.autocast, c.grad_clip, progress.step,
@@ -436,7 +438,7 @@ class Trainer:
     def _end_epoch(self, row: dict[str, float], val: Any | None, epoch: int, progress: _Progress, writer: Any) -> bool:
         """Validate, run the epoch callbacks, track the monitor, log and checkpoint; returns
         whether training stops (a callback asked, or early stopping)."""
-        from tqdm.auto import tqdm
+        from colliderlab.progress import write_line
 
         c = self.config
         if val is not None and len(val):
@@ -460,7 +462,7 @@ class Trainer:
                 writer.add_scalar(k, v, progress.step)
         if c.progress:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step"))
-            tqdm.write(f"epoch {epoch + 1}: {shown}")
+            write_line(f"epoch {epoch + 1}: {shown}")
         if self.run_dir is not None:
             self._save(better, self.checkpoint_meta(epoch, progress.step, progress.best, progress.best_epoch,
                                                     progress.bad, progress.history))
