@@ -212,13 +212,21 @@ def ensemble_summary(runs: list[dict[str, float]], keys: tuple[str, ...] | None 
     return _summarise(runs, ("mean", "median", "std", "min", "max"))
 
 
+def _quantile(a: np.ndarray, q: float) -> float:
+    """``np.quantile`` that lets +inf (a rejection with no background left) through: interpolating
+    between two infinite values gives +inf, not NaN and a warning."""
+    with np.errstate(invalid="ignore"):
+        x = float(np.quantile(a, q))
+    return float("inf") if np.isnan(x) and np.isinf(a).any() else x
+
+
 def _summarise(rows: list[dict[str, float]], stats: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """Statistics per key. Order statistics (median, min, max, quantiles) keep infinite values
     (a rejection with no background left is +inf and sorts last); mean and std use the finite ones."""
     out: dict[str, dict[str, float]] = {}
     keys = [k for k in (rows[0] if rows else {}) if all(k in r for r in rows)]
-    order = {"median": np.median, "min": np.min, "max": np.max,
-             "q16": lambda a: np.quantile(a, 0.16), "q84": lambda a: np.quantile(a, 0.84)}
+    order = {"median": lambda a: _quantile(a, 0.5), "min": np.min, "max": np.max,
+             "q16": lambda a: _quantile(a, 0.16), "q84": lambda a: _quantile(a, 0.84)}
     moments = {"mean": np.mean, "std": lambda a: np.std(a, ddof=1) if len(a) > 1 else 0.0}
     for k in keys:
         v = np.array([float(r[k]) for r in rows])
