@@ -94,3 +94,18 @@ def test_threshold_keeping_and_efficiency_error():
     assert metrics.threshold_keeping(desc, 4) == 0.0  # keeps all: one below the lowest
     assert metrics.efficiency_error(0.5, 100) == pytest.approx(0.05)
     assert metrics.efficiency_error(0.0, 100) == pytest.approx(0.01)  # floored at 1/n
+
+
+def test_bootstrap_quantiles_of_infinite_rejections_without_warnings():
+    """Quantiles over rejections where some resamples leave no background: +inf where the
+    interpolation reaches an infinite value, the sample itself where the quantile falls on one,
+    and no NaN or RuntimeWarning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = metrics.ensemble_summary([{"r": np.inf}, {"r": np.inf}, {"r": 3.0}])["r"]
+        assert s["median"] == np.inf and s["max"] == np.inf and s["min"] == 3.0
+        q = metrics._summarise([{"r": v} for v in (100.0, 300.0, np.inf)], ("median", "q16", "q84"))["r"]
+        assert q["median"] == 300.0 and q["q16"] == pytest.approx(164.0) and q["q84"] == np.inf
+        assert metrics._summarise([{"r": np.inf}, {"r": np.inf}], ("q16",))["r"]["q16"] == np.inf

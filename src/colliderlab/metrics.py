@@ -217,7 +217,12 @@ def _quantile(a: np.ndarray, q: float) -> float:
     between two infinite values gives +inf, not NaN and a warning."""
     with np.errstate(invalid="ignore"):
         x = float(np.quantile(a, q))
-    return float("inf") if np.isnan(x) and np.isinf(a).any() else x
+        if not np.isnan(x):
+            return x
+        lo, hi = float(np.quantile(a, q, method="lower")), float(np.quantile(a, q, method="higher"))
+    if lo == hi:  # the quantile falls on a sample (0 * inf made the interpolation NaN)
+        return lo
+    return float("inf") if np.isinf(hi) else x
 
 
 def _summarise(rows: list[dict[str, float]], stats: tuple[str, ...]) -> dict[str, dict[str, float]]:
