@@ -24,8 +24,9 @@ from colliderlab.features.highlevel import DEFAULT_OBSERVABLES
 
 __all__ = ["DemoConfig", "BDT_FEATURES", "run_demo"]
 
-# Observables the BDT sees (the jet's pT/eta/phi are left out: they only reflect the selection):
-# the default observables representation, defined once in features/highlevel.py.
+# Observables the BDT may see (the jet's pT/eta/phi are left out: they only reflect the selection):
+# the default observables representation, defined once in features/highlevel.py. On a preset sample the
+# demo keeps those the preset's public dataset carries (toptag: no charge, so no n_charged), as `auto` does.
 BDT_FEATURES = DEFAULT_OBSERVABLES
 PLOTTED = ("mass", "mass_sd", "tau21", "tau32", "c2_b1", "d2_b1", "n2_b1", "n_constituents")
 
@@ -98,7 +99,9 @@ def _tagger_metrics(
 def run_demo(config: DemoConfig = DemoConfig(), echo=print) -> dict[str, Any]:
     """Run the main job; returns the metrics it prints (also written to ``out_dir/metrics.json``)."""
     from colliderlab import metrics
+    from colliderlab.data.contract import narrow_to_content
     from colliderlab.data.h5 import read_h5
+    from colliderlab.features.highlevel import ObservablesConfig
     from colliderlab.features.observables import compute_observables
     from colliderlab.models.bdt import BDTClassifier, BDTConfig
     from colliderlab.plots import plot_observables, plot_roc
@@ -120,11 +123,12 @@ def run_demo(config: DemoConfig = DemoConfig(), echo=print) -> dict[str, Any]:
     # 3. features + BDT
     echo("[3/4] observables and BDT")
     batch = read_h5(sample)
+    names = ObservablesConfig().resolve(narrow_to_content(batch, sample)).names  # the preset's information
     feats = compute_observables(batch, progress=config.progress)
-    x = np.stack([feats[k] for k in BDT_FEATURES], axis=1)  # (N, F)
+    x = np.stack([feats[k] for k in names], axis=1)  # (N, F)
     y = (np.asarray(batch.label_names)[batch.label] == "top").astype(int)  # (N,)
     train, val, test = _split(len(y), config.seed)
-    bdt = BDTClassifier(BDTConfig(seed=config.seed), feature_names=BDT_FEATURES)
+    bdt = BDTClassifier(BDTConfig(seed=config.seed), feature_names=names)
     bdt.fit(x[train], y[train], x[val], y[val])
     bdt.save(out_dir / "bdt.ubj")
     score = bdt.score(x[test])
