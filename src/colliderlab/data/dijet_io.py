@@ -31,7 +31,14 @@ import numpy as np
 from colliderlab.atomic import replacing
 from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
 from colliderlab.data.errors import DataFormatError, reading
-from colliderlab.data.formats._common import attr_numbers, attr_str, check_lengths, open_hdf5
+from colliderlab.data.formats._common import (
+    attr_numbers,
+    attr_str,
+    check_attrs,
+    check_lengths,
+    open_hdf5,
+    seal_attrs,
+)
 from colliderlab.physics.dijet import DIJET_KINDS, DijetConfig, dijet_chunk, dijet_features
 
 __all__ = ["FORMAT", "generate_dijets", "read_dijets"]
@@ -100,6 +107,7 @@ def _write(path: Path, arrays: dict[str, np.ndarray], kind: str, config: DijetCo
             f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
         f.attrs.update({"format": FORMAT, "kind": kind, "config": json.dumps(asdict(config)),
                         "n_generated": int(n_generated), "seconds": seconds.tolist()})
+        seal_attrs(f.attrs)  # the string attributes live outside HDF5's checksummed metadata
 
 
 def _check_shapes(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
@@ -123,6 +131,7 @@ def read_dijets(path: str | os.PathLike) -> dict[str, Any]:
         out: dict[str, Any] = {"jet_p4": f["jet_p4"][:], "tau": f["tau"][:]}
         _check_shapes(path, out)
         a = f.attrs
+        check_attrs(path, a)
         out["attrs"] = {"kind": attr_str(path, a, "kind"), "config": json.loads(attr_str(path, a, "config")),
                         "n_generated": int(attr_numbers(path, a, "n_generated")),
                         "seconds": attr_numbers(path, a, "seconds").tolist()}

@@ -48,8 +48,10 @@ from colliderlab.data.formats._common import (
     attr_numbers,
     attr_str,
     attr_strings,
+    check_attrs,
     check_lengths,
     open_hdf5,
+    seal_attrs,
 )
 from colliderlab.physics.sm_events import (
     FEATURE_NAMES,
@@ -188,6 +190,7 @@ def _write(path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> 
         for k, v in arrays.items():
             f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
         f.attrs.update(attrs)
+        seal_attrs(f.attrs)  # the string attributes live outside HDF5's checksummed metadata
 
 
 def _check_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
@@ -225,6 +228,7 @@ def read_events(path: str | os.PathLike) -> dict[str, Any]:
         out: dict[str, Any] = {k: f[k][:] for k in _ARRAY_KEYS}
         _check_arrays(path, out)
         a = f.attrs
+        check_attrs(path, a)
         for k in ("feature_names", "lepton_fields", "jet_fields"):
             out[k] = attr_strings(path, a, k)
         out["process"] = attr_str(path, a, "process")
