@@ -125,3 +125,26 @@ def test_qat_through_the_trainer_and_run_directory(toptag_file, tmp_path):
         experiment_from_dict({**d, "quantization": {"weights": "int8"}})
     with pytest.raises(ValueError, match="needs a torch model"):
         run_experiment(experiment_from_dict({**d, "model": {"name": "bdt"}}), tmp_path / "b")
+
+
+def test_qat_refuses_linear_subclasses_with_their_own_forward():
+    """A masked (autoregressive) Linear would lose its mask in the quantised twin: refused, named."""
+    import torch
+    from torch import nn
+
+    from colliderlab.models.registry import create_model
+    from colliderlab.nn.quant import QuantConfig, prepare_qat
+
+    class MaskedLinear(nn.Linear):
+        def forward(self, x):
+            return nn.functional.linear(x, self.weight * torch.tril(torch.ones_like(self.weight)), self.bias)
+
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Sequential(MaskedLinear(4, 4)))
+    cfg = QuantConfig.from_dict({"weights": "ap_fixed<8,2>", "activations": "ap_fixed<10,5>"})
+    with pytest.raises(ValueError, match=r"module '2\.0' is a .*MaskedLinear"):
+        prepare_qat(net, cfg)
+    flow = create_model("calo_flow", "lite", n_features=12, n_context=2)
+    with pytest.raises(ValueError, match="Linear subclass"):
+        prepare_qat(flow, cfg)
+    dense = prepare_qat(nn.Sequential(nn.Linear(4, 4), nn.ReLU()), cfg)  # plain layers still convert
+    assert type(dense[0]).__name__ == "QuantLinear"

@@ -129,8 +129,8 @@ def test_torn_checkpoint_is_reported(run):
 # ---------------------------------------------------------------------------- every model
 
 SMALL_INPUTS = 8
-# prepare_qat cannot convert the flows' masked (autoregressive) Linear layers: it fails on their
-# "mask" buffer. QAT is for the trigger taggers; those two are float-only.
+# prepare_qat refuses the flows' masked (autoregressive) Linear layers (tests/export/test_quantize.py).
+# QAT is for the trigger taggers; those two are float-only.
 QAT_UNSUPPORTED = ("calo_flow", "calo_fm")
 CALOGAN = ((3, 96), (12, 12), (12, 6))
 

@@ -205,13 +205,28 @@ def _qat_classes() -> tuple[type, type, type]:
     return QuantLinear, QuantConv2d, OutputQuant
 
 
+def _refuse_subclass(name: str, module: Any, ours: tuple[type, ...]) -> None:
+    """A subclass of Linear/Conv2d (a masked autoregressive layer, say) has a forward of its own that
+    the quantised twin would silently drop: refuse it, naming the module."""
+    from torch import nn
+
+    for base in (nn.Linear, nn.Conv2d):
+        if isinstance(module, base) and type(module) is not base and not isinstance(module, ours):
+            raise ValueError(
+                f"quantisation-aware training replaces plain {base.__name__} layers; module {name!r} is a "
+                f"{type(module).__module__}.{type(module).__name__}, a {base.__name__} subclass with its own "
+                "forward (e.g. a masked autoregressive layer), which would be lost"
+            )
+
+
 def prepare_qat(model: Any, config: QuantConfig) -> Any:
     """Make ``model`` quantisation-aware, in place: every ``Linear``/``Conv2d`` becomes its
     quantised twin (same parameters and state-dict keys) and every activation module rounds its
     output. Returns ``model``; train it with the normal trainer.
 
     Raises:
-        ValueError: the model has no Linear/Conv2d module to quantise.
+        ValueError: the model has no Linear/Conv2d module to quantise, or one is a subclass with a
+            forward of its own (the flows' masked layers), which the quantised twin would drop.
     """
     from torch import nn
 
@@ -220,9 +235,10 @@ def prepare_qat(model: Any, config: QuantConfig) -> Any:
     act_types = tuple(t for t in _activation_types() if not issubclass(t, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)))
     replaced = 0
 
-    def visit(parent: nn.Module) -> None:
+    def visit(parent: nn.Module, prefix: str = "") -> None:
         nonlocal replaced
         for name, child in list(parent.named_children()):
+            _refuse_subclass(f"{prefix}{name}", child, (QuantLinear, QuantConv2d))
             if isinstance(child, nn.Linear) and not isinstance(child, QuantLinear):
                 q = QuantLinear(child.in_features, child.out_features, child.bias is not None, wfmt, afmt)
                 q.load_state_dict(child.state_dict())
@@ -236,7 +252,7 @@ def prepare_qat(model: Any, config: QuantConfig) -> Any:
             elif isinstance(child, act_types):
                 setattr(parent, name, OutputQuant(child, afmt))
             else:
-                visit(child)
+                visit(child, f"{prefix}{name}.")
 
     visit(model)
     if not replaced:
