@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ensure_public_toptag_sample", "heldout_check", "ranking_gaps", "test_scores"]
+__all__ = ["ensure_public_toptag_sample", "heldout_check", "ranking_gaps", "read_test_scores"]
 
 HELDOUT_SEED_OFFSET = 54321  # the held-out sample's Pythia seed is cfg.seed + this (training: + 12345)
 
@@ -47,15 +47,13 @@ def ensure_public_toptag_sample(n_jets: int, data_dir: str | os.PathLike, *, det
     return path
 
 
-def test_scores(run_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+def read_test_scores(run_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """A finished binary run's test-split signal scores (N,) and labels (N,) from test_scores.h5."""
     import h5py
 
     with h5py.File(Path(run_dir) / "test_scores.h5", "r") as f:
         return f["scores"][:, -1].astype(np.float64), f["labels"][:].astype(np.int64)
 
-
-test_scores.__test__ = False  # not a pytest test
 
 
 def heldout_check(run_dir: str | os.PathLike, path: str | os.PathLike, *, n_boot: int = 200,
@@ -70,7 +68,7 @@ def heldout_check(run_dir: str | os.PathLike, path: str | os.PathLike, *, n_boot
     from colliderlab import metrics
     from colliderlab.train.experiment import load_run
 
-    s_test, y_test = test_scores(run_dir)
+    s_test, y_test = read_test_scores(run_dir)
     probs, labels = load_run(run_dir).predict_proba(path)
     if labels is None:
         raise ValueError(f"{path} has no labels: the held-out check needs a labelled file")
@@ -93,7 +91,7 @@ def ranking_gaps(run_dirs: Mapping[str, str | os.PathLike], baselines: Sequence[
     """
     from colliderlab import metrics
 
-    scores = {m: test_scores(d) for m, d in run_dirs.items()}
+    scores = {m: read_test_scores(d) for m, d in run_dirs.items()}
     present = [b for b in baselines if b in scores]
     if not present:
         return {}

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from colliderlab.atomic import replacing
-from colliderlab.metrics import softmax
+from colliderlab.metrics import mean_ovr_auc, softmax
 from colliderlab.train.checkpoint import (
     CHECKPOINT_FORMAT,
     RESUME_STATE,
@@ -66,7 +66,7 @@ from colliderlab.train.trainer_config import TrainerConfig, resolve_device
 
 __all__ = [
     "TrainerConfig", "StepContext", "Trainer", "TrainResult", "Callback", "LossTerm", "resolve_device",
-    "CHECKPOINT_FORMAT", "classification_auc", "softmax",
+    "CHECKPOINT_FORMAT", "softmax",
 ]
 
 
@@ -270,7 +270,7 @@ class Trainer:
         res = {"val_loss": float(self._loss(t_out, batch))}
         if self.config.task == "classification":
             res["val_accuracy"] = float((out.argmax(1) == labels).mean())
-            res["val_auc"] = classification_auc(out, labels)
+            res["val_auc"] = mean_ovr_auc(softmax(out), labels)  # binary: AUC of the last class
         else:
             mean = out[:, : labels.reshape(len(labels), -1).shape[1]] if self.config.loss == "gaussian_nll" else out
             res["val_mae"] = float(np.abs(mean.reshape(labels.shape) - labels).mean())
@@ -482,13 +482,6 @@ class _Progress:
     best_epoch: int = -1
     bad: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def classification_auc(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Binary: AUC of the last-class score; multi-class: mean one-vs-rest AUC over present classes."""
-    from colliderlab.metrics import mean_ovr_auc
-
-    return mean_ovr_auc(softmax(logits), labels)
 
 
 def _tensorboard(run_dir: Path | None) -> Any:
