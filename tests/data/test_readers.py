@@ -524,5 +524,5 @@ def test_labels_outside_the_classes_are_named(tmp_path: Path):
 def test_format_by_name(toptag_file):
     path = toptag_file[0]
     assert count_jets(path, format="toptag") == count_jets(path)
-    with pytest.raises(ValueError, match="unknown jet format 'parquet'; valid formats: colliderlab, toptag"):
+    with pytest.raises(ValueError, match="unknown jet format 'parquet'; valid formats: colliderlab-sharded, colliderlab, toptag"):
         read_jets(path, format="parquet")

@@ -64,7 +64,7 @@ def information_content(path: str | os.PathLike) -> frozenset[str] | None:
     ``preset.fields``); None for other formats and for files without a preset."""
     from colliderlab.data.formats import detect_format
 
-    if detect_format(path) != "colliderlab":
+    if detect_format(path) not in ("colliderlab", "colliderlab-sharded"):
         return None
     from colliderlab.data.h5 import read_h5_attrs
 

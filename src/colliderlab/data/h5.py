@@ -273,6 +273,10 @@ def _open(path: str | os.PathLike):
     try:
         with reading(path):
             _check_schema(Path(path), f)
+            if "sharded" in f.attrs:  # a master file: its virtual datasets read zeros for a missing shard
+                from colliderlab.data.shards import check_shards
+
+                check_shards(path, f.attrs)
     except BaseException:
         f.close()
         raise

@@ -73,7 +73,7 @@ def meta_of_file(path: str) -> dict[str, Any]:
     from colliderlab.data.readers import detect_format
 
     try:
-        if detect_format(path) != "colliderlab":
+        if detect_format(path) not in ("colliderlab", "colliderlab-sharded"):
             return {"sample_format": detect_format(path)}
         from colliderlab.data.h5 import read_h5_attrs
 

@@ -3,6 +3,7 @@
 ========================  ==================================================================
 name                      module
 ========================  ==================================================================
+``"colliderlab-sharded"`` :mod:`~colliderlab.data.shards` (master file over shards, checked on open)
 ``"colliderlab"``         :mod:`~colliderlab.data.formats.jets_h5` (our HDF5, via ``data.h5``)
 ``"toptag"``              :mod:`~colliderlab.data.formats.toptag` (pandas HDF5, read by h5py)
 ``"quark-gluon"``         :mod:`~colliderlab.data.formats.quark_gluon` (EnergyFlow ``.npz``)
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 # detection tries them in this order: colliderlab's files before any other HDF5 layout
+register(jets_h5.SHARDED_FORMAT)
 for _module in (jets_h5, toptag, quark_gluon, jetclass):
     register(_module.FORMAT)
 del _module

@@ -10,7 +10,7 @@ from colliderlab.data.formats._common import PathLike, check_chunk_size, n_slots
 from colliderlab.data.formats.registry import JetFormat
 from colliderlab.jets import JetBatch
 
-__all__ = ["FORMAT"]
+__all__ = ["FORMAT", "SHARDED_FORMAT"]
 
 _FORMAT_ATTR = "colliderlab-jets"
 
@@ -46,6 +46,12 @@ def _sniff(path: Path) -> bool:
     return (fmt.decode() if isinstance(fmt, bytes) else fmt) == _FORMAT_ATTR
 
 
+def _sniff_sharded(path: Path) -> bool:
+    with open_hdf5(path) as f:
+        sharded = "sharded" in f.attrs
+    return sharded and _sniff(path)
+
+
 FORMAT = JetFormat(
     name="colliderlab",
     extensions=(".h5", ".hdf5", ".hdf"),
@@ -54,4 +60,16 @@ FORMAT = JetFormat(
     iterate=_iterate,
     count=_count,
     signature=f"colliderlab's HDF5 (root attribute format='{_FORMAT_ATTR}')",
+)
+
+#: A sharded sample (:mod:`colliderlab.data.shards`) read through its master file of virtual
+#: datasets; every open checks the shards against the manifest first.
+SHARDED_FORMAT = JetFormat(
+    name="colliderlab-sharded",
+    extensions=(".h5", ".hdf5", ".hdf"),
+    sniff=_sniff_sharded,
+    read=_read,
+    iterate=_iterate,
+    count=_count,
+    signature=f"the master file of a colliderlab sharded sample (root attributes format='{_FORMAT_ATTR}', sharded)",
 )
