@@ -146,11 +146,11 @@ def test_killed_run_resumes_and_matches_a_fresh_run(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         generate_dataset(("qcd",), config, 60, out, progress=False)
     assert not out.exists()  # nothing half-written under the final name
-    assert len(list((tmp_path / "resume.h5.parts").glob("*.npz"))) == 2
+    assert len(list((tmp_path / "resume.h5.shards" / "parts").glob("*.npz"))) == 2
     monkeypatch.setattr(gen, "_run_chunk", real)
     report = generate_dataset(("qcd",), config, 60, out, progress=False)
     assert report.resumed_chunks == 2
-    assert not (tmp_path / "resume.h5.parts").exists()
+    assert not (tmp_path / "resume.h5.shards" / "parts").exists()
     fresh = generate_dataset(("qcd",), config, 60, tmp_path / "fresh.h5", progress=False)
     np.testing.assert_array_equal(read_h5(out).p4, read_h5(fresh.path).p4)
 

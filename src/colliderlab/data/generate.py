@@ -1,30 +1,35 @@
-"""Build a labelled, shuffled jet dataset from Pythia processes, in parallel and resumably.
+"""Generate a labelled jet sample from Pythia processes as a sharded sample, on any cluster.
 
-Work is cut into chunks (``GenConfig.chunk_events`` events of one process). Each finished
-chunk is saved atomically under ``OUT.parts/`` with a manifest of the settings, so a killed
-run resumes where it stopped (same settings) or restarts cleanly (different settings). Class
-``c`` takes its chunks 0, 1, 2, ... in order until it has ``n_jets`` jets, so the same seed
-and settings give identical arrays whatever the number of workers. The final file is shuffled
-with the master seed and written to a temporary name, then renamed.
+Chunk ``k`` of process ``p`` is ``GenConfig.chunk_events`` events whose seeds derive from (sample
+seed, process, k) (:func:`colliderlab.physics.generator.generate_chunk`). The chunks run as tasks
+of :func:`colliderlab.data.chunks.run_chunks` on a :class:`~colliderlab.cluster.TaskRunner`: in
+this process, on a local Dask cluster, or on an existing scheduler (:mod:`colliderlab.cluster`).
+Class ``c`` takes its chunks 0, 1, 2, ... in order until it has ``n_jets`` jets, as before shards
+existed, so the jets of every class are the same whatever the number of workers.
+
+The output is a sharded sample (:mod:`colliderlab.data.shards`): shard ``k`` holds the jets of
+chunk ``k`` of every process (the tail shards only the classes that still needed jets there),
+shuffled with a seed from (sample seed, k) and written atomically by the worker that built it;
+``OUT`` is the master file that reads the whole sample as one colliderlab file. A killed run
+resumes: finished chunks (``OUT.shards/parts``) and shards whose sha256 matches the manifest are
+kept, everything else is recomputed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from importlib import metadata
-from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from colliderlab.atomic import replacing
+from colliderlab.cluster import ClusterConfig, task_runner
 from colliderlab.jets import JetBatch
 from colliderlab.physics.processes import GenConfig, get_preset, get_process
 
@@ -95,38 +100,103 @@ def provenance(processes: Sequence[str], config: GenConfig, n_jets: int, preset:
     }
 
 
-def _manifest(processes: Sequence[str], config: GenConfig) -> dict:
-    cfg = asdict(config)
-    return {"processes": list(processes), "config": cfg, "colliderlab": _versions()["colliderlab"]}
+def _settings(processes: Sequence[str], config: GenConfig, n_jets: int) -> dict:
+    """What defines the sample (its manifest's ``settings``; the sample id is their digest)."""
+    return {"kind": "jets", "processes": list(processes), "config": asdict(config), "n_jets": int(n_jets),
+            "colliderlab": _versions()["colliderlab"]}
 
 
-def _digest(obj: dict) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _save_part(path: Path, result) -> None:
-    """Save a chunk's jets atomically (temporary file + rename)."""
-    with replacing(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(
-            fh,
-            n_events=np.int64(result.n_events),
-            seconds=json.dumps(result.seconds),
-            **result.batch.arrays(),
-        )
-
-
-def _load_part(path: Path) -> tuple[JetBatch, int, dict[str, float]]:
-    with np.load(path) as z:
-        arrays = {k: z[k] for k in JetBatch.PARTICLE_FIELDS + JetBatch.JET_FIELDS}
-        return JetBatch(**arrays), int(z["n_events"]), json.loads(str(z["seconds"]))
-
-
-def _run_chunk(process: str, config: GenConfig, chunk: int, part: str) -> str:
-    """Worker entry point: generate one chunk and save it; returns the part's path."""
+def _run_chunk(config: GenConfig, process: str, chunk: int, part: str) -> dict[str, Any]:
+    """Task: generate chunk ``chunk`` of ``process`` and save it as a part; returns its stats."""
+    from colliderlab.data.chunks import ChunkStats, save_part
     from colliderlab.physics.generator import generate_chunk
 
-    _save_part(Path(part), generate_chunk(process, config, chunk))
-    return part
+    result = generate_chunk(process, config, chunk)
+    stats = ChunkStats(rows=len(result.batch), events=result.n_events, seconds=result.seconds)
+    return save_part(result.batch.arrays(), part, stats)
+
+
+def _shard_seed(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(index), 0x5A4D]))
+
+
+def _write_jet_shard(index: int, pieces: Sequence[tuple[int, str, int]], seed: int, path: str,
+                     sample_id: str, n_particles: int, label_names: Sequence[str],
+                     extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Task: shard ``index`` from ``(class, part file, rows taken)`` pieces, shuffled with a seed
+    from (sample seed, index), written atomically; returns its :class:`ShardInfo` as a dict."""
+    from colliderlab.data.chunks import load_part
+    from colliderlab.data.shards import write_shard
+
+    batches = []
+    for cls, part, take in pieces:
+        b = JetBatch(**load_part(part), label_names=tuple(label_names))[:take]
+        b.label[:] = cls
+        batches.append(b.truncate(n_particles))
+    merged = JetBatch.concatenate(batches)
+    merged = merged[_shard_seed(seed, index).permutation(len(merged))]
+    info = write_shard(path, merged, sample_id=sample_id, index=index, n_particles=n_particles,
+                       label_names=label_names, extra=extra)
+    return asdict(info)
+
+
+def _reusable_shards(folder: Path, manifest: Any, progress: bool) -> Any:
+    """The manifest's shards whose files match their sha256 (the others are deleted)."""
+    from colliderlab.data.shards import Manifest, shard_problems
+
+    old = Manifest.load(folder)
+    bad = shard_problems(folder, old, full=True)
+    for _k, why in sorted(bad.items()):
+        if progress:
+            from colliderlab.progress import write_line
+
+            write_line(f"generate: recomputing {why}")
+    manifest.shards = [s for s in old.shards if s.index not in bad]
+    for s in old.shards:
+        if s.index in bad:
+            (folder / s.file).unlink(missing_ok=True)
+    return manifest
+
+
+def _prepare_folder(out: Path, settings: dict, processes: Sequence[str], config: GenConfig,
+                    overwrite: bool, progress: bool) -> Any:
+    """The sample's shards folder and manifest: resumed when it holds the same settings."""
+    from colliderlab.data.shards import Manifest, shards_dir
+
+    folder = shards_dir(out)
+    manifest = Manifest.new(settings, processes, config.n_particles)
+    try:
+        same = Manifest.load(folder).sample_id == manifest.sample_id
+    except (FileNotFoundError, ValueError):
+        same = False
+    if overwrite or not same:
+        if out.exists() and not overwrite:
+            raise FileExistsError(f"{out} exists and holds another sample; pass --overwrite to replace it")
+        out.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)  # another sample's shards, or a replacement asked for
+    else:  # the same sample, complete or killed part-way: keep what checks out
+        manifest = _reusable_shards(folder, manifest, progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest.save(folder)
+    return manifest
+
+
+def _known_chunks(manifest: Any, processes: Sequence[str]) -> dict[str, dict[int, Any]]:
+    """Stats of the chunks inside the manifest's written shards (their parts may be gone)."""
+    from colliderlab.data.chunks import ChunkStats
+
+    known: dict[str, dict[int, Any]] = {p: {} for p in processes}
+    for s in manifest.shards:
+        for p, st in s.extra.get("chunks", {}).items():
+            known[p][s.index] = ChunkStats.from_dict(st)
+    return known
+
+
+def _shard_jobs(run: Any, processes: Sequence[str], n_jets: int) -> list[list[tuple[int, int]]]:
+    """Per shard k: the ``(class, rows taken)`` of chunk k of every class that still needs jets."""
+    used = [run.used(p, n_jets) for p in processes]
+    n_shards = max(len(u) for u in used)
+    return [[(c, used[c][k]) for c in range(len(processes)) if k < len(used[c])] for k in range(n_shards)]
 
 
 def generate_dataset(
@@ -136,27 +206,28 @@ def generate_dataset(
     out: str | os.PathLike,
     *,
     workers: int = 1,
+    cluster: ClusterConfig | None = None,
     overwrite: bool = False,
     progress: bool = True,
     preset: str | None = None,
 ) -> GenerationReport:
-    """Generate ``n_jets`` accepted jets per process into one shuffled HDF5 file.
+    """Generate ``n_jets`` accepted jets per process into a sharded sample with master file ``out``.
 
     Args:
         processes: process names in label order (label i = processes[i]).
         config: generation settings.
         n_jets: accepted jets per class.
-        out: output path (``.h5``).
-        workers: local worker processes (1 = run in this process).
-        overwrite: replace an existing ``out``.
-        progress: show a progress bar.
+        out: the master file (``.h5``); shards go to ``OUT.shards/``.
+        workers: local worker processes when ``cluster`` is None (1: in this process, no cluster).
+        cluster: where the chunks run (:class:`~colliderlab.cluster.ClusterConfig`: a local Dask
+            cluster or a scheduler address); overrides ``workers``.
+        overwrite: replace an existing sample.
+        progress: show progress.
         preset: the preset these settings come from (recorded in the provenance with its
             information content; None for custom processes).
-
-    Returns:
-        A :class:`GenerationReport`.
     """
-    from colliderlab.data.h5 import H5Writer
+    from colliderlab.data.chunks import prepare_parts, run_chunks
+    from colliderlab.data.shards import ShardInfo, shard_name, write_master
     from colliderlab.physics.detector import load_card
 
     processes = tuple(processes)
@@ -169,153 +240,54 @@ def generate_dataset(
         raise ValueError(f"n_jets must be positive, got {n_jets}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    cluster = cluster if cluster is not None else ClusterConfig(workers=workers)
+    if not cluster.inline():
+        from colliderlab.physics.clustering import fastjet_banner_once
+
+        fastjet_banner_once()  # FastJet's citation, once, here: the workers' copies are silenced
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-
     t_start = time.perf_counter()
-    parts_dir = out.with_name(out.name + ".parts")
-    manifest = _manifest(processes, config)
-    man_path = parts_dir / "manifest.json"
-    if parts_dir.exists():
-        try:
-            same = json.loads(man_path.read_text()).get("digest") == _digest(manifest)
-        except (OSError, ValueError):
-            same = False
-        if not same:
-            shutil.rmtree(parts_dir)  # different settings: restart cleanly
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    man_path.write_text(json.dumps({"digest": _digest(manifest), **manifest}, indent=1, default=str))
-
-    def part_path(cls: int, chunk: int) -> Path:
-        return parts_dir / f"{processes[cls]}-{chunk:06d}.npz"
-
-    # Per class: loaded chunks in order, jets so far, and the next chunk index to schedule.
-    done: list[dict[int, tuple[JetBatch, int, dict]]] = [{} for _ in processes]
-    next_chunk = [0] * len(processes)
-    resumed = 0
-    for c in range(len(processes)):
-        while part_path(c, next_chunk[c]).exists():
-            try:
-                done[c][next_chunk[c]] = _load_part(part_path(c, next_chunk[c]))
-            except (OSError, ValueError, KeyError):
-                part_path(c, next_chunk[c]).unlink()  # unreadable leftover: redo it
-                break
-            next_chunk[c] += 1
-            resumed += 1
-
-    def prefix_jets(c: int) -> int:
-        total, k = 0, 0
-        while k in done[c]:
-            total += len(done[c][k][0])
-            k += 1
-        return total
-
-    def complete(c: int) -> bool:
-        return prefix_jets(c) >= n_jets
-
-    from colliderlab.progress import progress as progress_bar
-
-    bar = progress_bar(total=n_jets * len(processes), desc="generate", unit="jet", enabled=progress)
-    bar.update(sum(min(prefix_jets(c), n_jets) for c in range(len(processes))))
-    # "spawn": workers start clean (no inherited Pythia state or threads) and init their own Pythia.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) if workers > 1 else _InlineExecutor()
-    capacity = 2 * workers if workers > 1 else 1  # chunks in flight
-    inflight: dict[Future, tuple[int, int]] = {}
-
-    def expected(c: int) -> float:
-        """Fraction of class c's jets done or expected from the chunks in flight."""
-        got = [len(b) for b, _, _ in done[c].values()]
-        per_chunk = max(np.mean(got), 0.5) if got else 1.0
-        pending = sum(1 for cc, _ in inflight.values() if cc == c)
-        return (prefix_jets(c) + pending * per_chunk) / n_jets
-
-    try:
-        while not all(complete(c) for c in range(len(processes))):
-            # Schedule, favouring the class furthest behind, until enough is in flight.
-            while len(inflight) < capacity:
-                todo = [c for c in range(len(processes)) if not complete(c)]
-                c = min(todo, key=expected)
-                if inflight and expected(c) >= 1.0:
-                    break  # what is in flight should finish every class: wait for it
-                k = next_chunk[c]
-                next_chunk[c] += 1
-                inflight[pool.submit(_run_chunk, processes[c], config, k, str(part_path(c, k)))] = (c, k)
-            for fut in _wait_any(list(inflight)):
-                c, k = inflight.pop(fut)
-                fut.result()  # re-raise worker errors
-                before = min(prefix_jets(c), n_jets)
-                done[c][k] = _load_part(part_path(c, k))
-                bar.update(min(prefix_jets(c), n_jets) - before)
-                if k + 1 >= _MAX_EMPTY_CHUNKS and prefix_jets(c) == 0:
-                    raise RuntimeError(
-                        f"process {processes[c]!r} produced no accepted jet in {k + 1} chunks of "
-                        f"{config.chunk_events} events: check the pT/eta window and the process settings"
-                    )
-    finally:
-        bar.close()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-    # Assemble: each class takes its chunks in order up to n_jets, then one seeded shuffle.
-    batches, n_events, n_chunks = [], {}, {}
+    settings = _settings(processes, config, n_jets)
+    manifest = _prepare_folder(out, settings, processes, config, overwrite, progress)
+    folder = out.with_name(out.name + ".shards")
+    parts = prepare_parts(folder / "parts", {"sample_id": manifest.sample_id})
+    done_shards = {s.index for s in manifest.shards}
+    with task_runner(cluster) as runner:
+        capacity = 1 if cluster.inline() else 2 * max(cluster.n_workers(), 1)
+        run = run_chunks(parts, partial(_run_chunk, config), processes, n_jets, runner=runner,
+                         chunk_events=config.chunk_events, capacity=capacity,
+                         known=_known_chunks(manifest, processes), max_empty=_MAX_EMPTY_CHUNKS,
+                         desc="generate", unit="jet", progress=progress)
+        jobs = _shard_jobs(run, processes, n_jets)
+        for k, job in enumerate(jobs):
+            if k in done_shards:
+                continue
+            pieces = [(c, str(run.path(processes[c], k)), take) for c, take in job]
+            extra = {"chunks": {processes[c]: asdict(run.stats[processes[c]][k]) for c, _ in job}}
+            runner.submit(f"shard-{k}", _write_jet_shard, k, pieces, config.seed, str(folder / shard_name(k)),
+                          manifest.sample_id, config.n_particles, processes, extra)
+        for _ in range(len(jobs) - len(done_shards & set(range(len(jobs))))):
+            _, info = runner.next_done()
+            manifest.shards.append(ShardInfo.from_dict(info))
+            manifest.save(folder)  # a kill from here on keeps this shard
+    write_master(out, manifest, provenance=provenance(processes, config, n_jets, preset),
+                 attrs={"n_jets_per_class": {p: n_jets for p in processes}})
+    shutil.rmtree(parts, ignore_errors=True)
     seconds: dict[str, float] = {}
-    for c, name in enumerate(processes):
-        taken, total, k = [], 0, 0
-        events = 0
-        while total < n_jets:
-            b, ev, sec = done[c][k]
-            taken.append(b[: n_jets - total])
-            total += len(taken[-1])
-            events += ev
-            for s, v in sec.items():
-                seconds[s] = seconds.get(s, 0.0) + v
-            k += 1
-        n_events[name], n_chunks[name] = events, k
-        merged = JetBatch.concatenate(taken)
-        merged.label[:] = c
-        batches.append(merged)
-    full = JetBatch.concatenate([JetBatch(**b.arrays(), label_names=processes) for b in batches])
-    perm = np.random.default_rng(config.seed).permutation(len(full))
-    full = full[perm]
-    with H5Writer(
-        out,
-        n_particles=config.n_particles,
-        label_names=processes,
-        attrs={"provenance": provenance(processes, config, n_jets, preset)},
-        overwrite=overwrite,
-    ) as w:
-        w.append(full)
-    shutil.rmtree(parts_dir, ignore_errors=True)
+    for p in processes:
+        for k in range(len(run.used(p, n_jets))):
+            for stage, v in run.stats[p][k].seconds.items():
+                seconds[stage] = seconds.get(stage, 0.0) + v
     return GenerationReport(
         path=out,
         label_names=processes,
         n_jets={p: n_jets for p in processes},
-        n_events=n_events,
-        n_chunks=n_chunks,
+        n_events={p: sum(run.stats[p][k].events for k in range(len(run.used(p, n_jets)))) for p in processes},
+        n_chunks={p: len(run.used(p, n_jets)) for p in processes},
         seconds=seconds,
         wall_seconds=time.perf_counter() - t_start,
-        resumed_chunks=resumed,
+        resumed_chunks=run.resumed,
     )
-
-
-class _InlineExecutor:
-    """Runs each task at once in this process (workers=1); errors propagate immediately."""
-
-    def submit(self, fn, *args) -> Future:
-        fut: Future = Future()
-        fut.set_result(fn(*args))
-        return fut
-
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        pass
-
-
-def _wait_any(futures: list[Future]) -> list[Future]:
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-    return list(finished)
-
 
 def generate_preset(
     preset: str,
@@ -324,6 +296,7 @@ def generate_preset(
     *,
     overrides: dict | None = None,
     workers: int = 1,
+    cluster: ClusterConfig | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> GenerationReport:
@@ -331,5 +304,6 @@ def generate_preset(
     p = get_preset(preset)
     config = GenConfig(**{**p.overrides, **(overrides or {})})
     return generate_dataset(
-        p.processes, config, n_jets, out, workers=workers, overwrite=overwrite, progress=progress, preset=preset
+        p.processes, config, n_jets, out, workers=workers, cluster=cluster, overwrite=overwrite, progress=progress,
+        preset=preset,
     )

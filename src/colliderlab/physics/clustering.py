@@ -18,6 +18,19 @@ __all__ = ["cluster_sequence", "fastjet_banner_once"]
 _BANNER_SHOWN = False
 
 
+def _in_dask_worker() -> bool:
+    """Whether this code runs inside a Dask worker (started by a nanny or ``dask worker``)."""
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
 def fastjet_banner_once() -> None:
     """Have FastJet print its banner now, with file descriptor 1 pointed at stderr (main process)
     or at ``/dev/null`` (worker processes). Later clusterings print nothing (FastJet prints the
@@ -28,7 +41,7 @@ def fastjet_banner_once() -> None:
     _BANNER_SHOWN = True
     from fastjet import _swig
 
-    worker = multiprocessing.parent_process() is not None
+    worker = multiprocessing.parent_process() is not None or _in_dask_worker()
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1)

@@ -1,0 +1,229 @@
+"""Resumable generation in numbered chunks, on any :class:`~colliderlab.cluster.TaskRunner`.
+
+The one chunk runner of colliderlab (jets, dijets, SM events, calorimeter showers). A sample is
+made of *streams* (the processes or particle types of the sample), each of chunks 0, 1, 2, ...;
+chunk ``k`` of stream ``s`` is computed by a picklable ``work(s, k, path)`` that saves one
+``.npz`` atomically with :func:`save_part` and returns its :class:`ChunkStats` as a dict. The
+seeds of a chunk derive from (sample seed, stream, chunk index) only, so a chunk re-run after a
+lost worker or a killed client gives the same arrays.
+
+Finished chunks live in a ``parts`` folder beside a manifest of the settings: a run started again
+with the same settings reuses them (and stats passed in ``known``), other settings start over.
+Each stream takes its chunks in order until it has ``n_wanted`` rows, so the rows of every stream
+are the same whatever the number of workers or the scheduler. At most ``capacity`` chunks are in
+flight, and no more than the yield so far says are needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from colliderlab.atomic import replacing, write_json
+from colliderlab.cluster import TaskRunner
+
+__all__ = ["ChunkRun", "ChunkStats", "load_part", "prepare_parts", "run_chunks", "save_part"]
+
+_STATS_KEY = "_chunk_stats"
+
+
+@dataclass
+class ChunkStats:
+    """What one finished chunk holds: rows kept, events generated, seconds per stage."""
+
+    rows: int
+    events: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ChunkStats:
+        return cls(rows=int(d["rows"]), events=int(d["events"]),
+                   seconds={str(k): float(v) for k, v in dict(d.get("seconds", {})).items()})
+
+
+def save_part(arrays: Mapping[str, Any], path: str | os.PathLike, stats: ChunkStats) -> dict[str, Any]:
+    """Write ``arrays`` and ``stats`` to ``path`` (.npz) atomically; returns ``stats`` as a dict."""
+    with replacing(path, keep_suffix=True) as tmp:  # np.savez appends .npz to any other name
+        np.savez(tmp, **arrays, **{_STATS_KEY: np.bytes_(json.dumps(asdict(stats)).encode())})
+    return asdict(stats)
+
+
+def load_part(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of a part file (without its stats)."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files if k != _STATS_KEY}
+
+
+def _part_stats(path: Path) -> ChunkStats:
+    with np.load(path, allow_pickle=False) as z:
+        return ChunkStats.from_dict(json.loads(bytes(z[_STATS_KEY]).decode()))
+
+
+def prepare_parts(parts: Path, manifest: Mapping[str, Any]) -> Path:
+    """The folder ``parts``, emptied when it holds another manifest's chunks."""
+    manifest = json.loads(json.dumps(manifest, default=str))  # tuples -> lists, as read back
+    mfile = parts / "manifest.json"
+    if parts.exists():
+        try:
+            same = json.loads(mfile.read_text()) == manifest
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            shutil.rmtree(parts)  # another run's parts: start over
+    parts.mkdir(parents=True, exist_ok=True)
+    write_json(mfile, manifest)
+    return parts
+
+
+class ChunkRun:
+    """The finished chunks of every stream: ``stats[s][k]`` and where their parts are."""
+
+    def __init__(self, parts: Path, streams: Sequence[str],
+                 known: Mapping[str, Mapping[int, ChunkStats]] | None = None) -> None:
+        self.parts = Path(parts)
+        self.streams = tuple(streams)
+        self.stats: dict[str, dict[int, ChunkStats]] = {s: dict((known or {}).get(s, {})) for s in self.streams}
+        self.resumed = sum(len(v) for v in self.stats.values())
+        self.t0 = time.perf_counter()
+        for s in self.streams:  # parts of a killed run, in order
+            k = 0
+            while True:
+                if k not in self.stats[s]:
+                    p = self.path(s, k)
+                    if not p.exists():
+                        break
+                    try:
+                        self.stats[s][k] = _part_stats(p)
+                    except Exception:  # an unreadable part: redo it
+                        p.unlink(missing_ok=True)
+                        break
+                    self.resumed += 1
+                k += 1
+
+    def path(self, stream: str, chunk: int) -> Path:
+        return self.parts / f"{stream}-{chunk:06d}.npz"
+
+    def prefix(self, stream: str) -> list[ChunkStats]:
+        """Stats of the stream's finished chunks 0, 1, ... up to its first gap."""
+        out, k = [], 0
+        while k in self.stats[stream]:
+            out.append(self.stats[stream][k])
+            k += 1
+        return out
+
+    def rows(self, stream: str) -> int:
+        return sum(c.rows for c in self.prefix(stream))
+
+    def events(self, stream: str) -> int:
+        return sum(c.events for c in self.stats[stream].values())
+
+    def used(self, stream: str, n_wanted: int) -> list[int]:
+        """Rows taken from each of the stream's chunks 0, 1, ... to make ``n_wanted`` rows."""
+        take, total = [], 0
+        for c in self.prefix(stream):
+            if total >= n_wanted:
+                break
+            take.append(min(c.rows, n_wanted - total))
+            total += take[-1]
+        return take
+
+    @property
+    def wall_seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def run_chunks(
+    parts: Path,
+    work: Callable[[str, int, str], Mapping[str, Any]],
+    streams: Sequence[str],
+    n_wanted: int,
+    *,
+    runner: TaskRunner,
+    chunk_events: int,
+    expected_fraction: float = 1.0,
+    capacity: int = 1,
+    known: Mapping[str, Mapping[int, ChunkStats]] | None = None,
+    max_generated: int | None = None,
+    max_seconds: float | None = None,
+    max_empty: int = 25,
+    desc: str = "chunks",
+    unit: str = "row",
+    progress: bool = True,
+) -> ChunkRun:
+    """Run ``work`` over the chunks of every stream until each has ``n_wanted`` rows.
+
+    Args:
+        parts: folder of :func:`prepare_parts`; finished parts there are reused.
+        work: ``work(stream, chunk, path)`` computes a chunk, saves it with :func:`save_part` and
+            returns its stats; a module-level function (or a ``functools.partial`` of one).
+        streams: stream names (e.g. process names), in label order.
+        runner: where the chunks run (:func:`colliderlab.cluster.task_runner`).
+        chunk_events: events per chunk; ``expected_fraction`` of them are expected to be kept
+            before a chunk of the stream has finished (plans how many chunks to start).
+        capacity: chunks in flight (twice the workers keeps every worker busy).
+        known: stats of chunks already used elsewhere (e.g. by written shards) whose parts are gone.
+        max_generated: stop a stream once it generated this many events.
+        max_seconds: stop starting chunks after this much wall time (at least one chunk is kept).
+        max_empty: give up on a stream without any row after this many chunks.
+    """
+    from colliderlab.progress import progress as progress_bar
+
+    run = ChunkRun(parts, streams, known)
+    next_chunk = {s: len(run.prefix(s)) for s in run.streams}
+    inflight: dict[str, tuple[str, int]] = {}
+
+    def complete(s: str) -> bool:
+        return run.rows(s) >= n_wanted or (max_generated is not None and run.events(s) >= max_generated)
+
+    def expected(s: str) -> float:
+        got = run.prefix(s)
+        per = max(np.mean([c.rows for c in got]), 0.5) if got else max(expected_fraction * chunk_events, 0.5)
+        pending = sum(1 for ss, _ in inflight.values() if ss == s)
+        return (run.rows(s) + pending * per) / n_wanted
+
+    def out_of_time() -> bool:
+        return max_seconds is not None and run.wall_seconds > max_seconds and all(run.prefix(s) for s in run.streams)
+
+    bar = progress_bar(total=n_wanted * len(run.streams), desc=desc, unit=unit, enabled=progress)
+    shown = 0
+
+    def show() -> None:
+        nonlocal shown
+        now = sum(min(run.rows(s), n_wanted) for s in run.streams)
+        bar.update(now - shown)
+        shown = now
+
+    show()
+    try:
+        while not all(complete(s) for s in run.streams) and not (out_of_time() and not inflight):
+            while len(inflight) < capacity and not out_of_time():
+                todo = [s for s in run.streams if not complete(s)]
+                s = min(todo, key=expected)
+                if inflight and expected(s) >= 1.0:
+                    break  # what is in flight should finish every stream: wait for it
+                while next_chunk[s] in run.stats[s]:  # known from an earlier run
+                    next_chunk[s] += 1
+                k = next_chunk[s]
+                next_chunk[s] += 1
+                name = f"{desc}-{s}-{k}"
+                inflight[name] = (s, k)
+                runner.submit(name, work, s, k, str(run.path(s, k)))
+            name, stats = runner.next_done()
+            s, k = inflight.pop(name)
+            run.stats[s][k] = ChunkStats.from_dict(stats)
+            show()
+            if k + 1 >= max_empty and run.rows(s) == 0:
+                raise RuntimeError(f"{s!r} produced no row in {k + 1} chunks of {chunk_events} events: "
+                                   "check its settings (window, cuts)")
+    finally:
+        runner.cancel()
+        bar.close()
+    return run
