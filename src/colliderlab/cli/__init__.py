@@ -1,7 +1,9 @@
 """Command line: a thin adapter from arguments to dataclasses and library calls.
 
     colliderlab generate top,qcd --n-jets 1000 --out jets.h5 [--detector atlas-like] [--workers 2]
-    colliderlab generate --preset toptag --n-jets 1000 --out toptag.h5
+    colliderlab generate --preset toptag --n-jets 1000 --out toptag.h5 [--scheduler tcp://HOST:8786]
+    colliderlab shards verify SAMPLE.h5     # every shard against the manifest (size, id, sha256)
+    colliderlab shards make FILE --out SAMPLE.h5 [--shard-jets N]   # any jet file -> sharded sample
     colliderlab inspect FILE [--json] [--plot OUT.png]
     colliderlab list                # processes, presets, detector cards
     colliderlab demo                # observables + BDT on a small toptag sample
@@ -30,6 +32,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from colliderlab.cli import anomaly, calo, jets, runs
+from colliderlab.cluster import ClusterError
 
 __all__ = ["main", "build_parser"]
 
@@ -43,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="colliderlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
-        jets.add_generate, jets.add_inspect, jets.add_list, jets.add_demo, jets.add_models,
+        jets.add_generate, jets.add_shards, jets.add_inspect, jets.add_list, jets.add_demo, jets.add_models,
         runs.add_train, runs.add_evaluate, runs.add_predict, runs.add_convert_run,
         calo.add_calo, anomaly.add_anomaly, runs.add_export, runs.add_benchmark,
     ):
@@ -59,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError) as e:
+    except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError, NotImplementedError,
+            ClusterError) as e:
         print(f"colliderlab {args.command}: error: {e}", file=sys.stderr)
         return 2
 

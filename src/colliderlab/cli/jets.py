@@ -7,7 +7,9 @@ import json
 from dataclasses import fields
 from typing import Any
 
-__all__ = ["COMMANDS", "add_generate", "add_inspect", "add_list", "add_demo", "add_models"]
+from colliderlab.cli.common import add_cluster_args, cluster_config
+
+__all__ = ["COMMANDS", "add_generate", "add_inspect", "add_list", "add_demo", "add_models", "add_shards"]
 
 
 def add_generate(sub: Any) -> None:
@@ -16,11 +18,11 @@ def add_generate(sub: Any) -> None:
     p.add_argument("processes", nargs="?", help="comma list of processes, e.g. top,qcd (label order)")
     p.add_argument("--preset", help="a dataset preset (toptag, quark-gluon, hls4ml)")
     p.add_argument("--n-jets", type=int, required=True, help="accepted jets per class")
-    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("--out", required=True, help="output: the master HDF5 file of a sharded sample (shards in OUT.shards/)")
     p.add_argument("--detector", help="detector card name or YAML file (default: ideal, or the preset's)")
     p.add_argument("--seed", type=int, help="master seed (default 12345)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_cluster_args(p, workers_default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing sample")
     p.add_argument("--sqrt-s", type=float, dest="sqrt_s", help="centre-of-mass energy, GeV")
     p.add_argument("--jet-r", type=float, dest="jet_r", help="anti-kT radius")
     p.add_argument("--pt-min", type=float, dest="pt_min", help="jet pT window low edge, GeV")
@@ -32,6 +34,20 @@ def add_generate(sub: Any) -> None:
     p.add_argument("--chunk-events", type=int, dest="chunk_events", help="events per work unit")
     p.add_argument("--pythia", action="append", default=[], metavar="SETTING", help="extra Pythia setting (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+def add_shards(sub: Any) -> None:
+    """``colliderlab shards verify|make``."""
+    p = sub.add_parser("shards", help="sharded samples: verify one against its manifest, or cut a file into one")
+    sp = p.add_subparsers(dest="shards_command", required=True)
+    v = sp.add_parser("verify", help="check every shard of a sample (exists, size, sample id, sha256)")
+    v.add_argument("master", help="the sample's master file")
+    m = sp.add_parser("make", help="cut a jet file of any format into a sharded sample (streamed)")
+    m.add_argument("source", help="jet file (any format colliderlab reads)")
+    m.add_argument("--out", required=True, help="master file of the new sample")
+    m.add_argument("--shard-jets", type=int, default=100_000, help="jets per shard")
+    m.add_argument("--repeat", type=int, default=1, help="write the source's jets this many times (benchmarks)")
+    m.add_argument("--overwrite", action="store_true")
+
 
 def add_inspect(sub: Any) -> None:
     """``colliderlab inspect FILE``."""
@@ -79,10 +95,23 @@ def cmd_generate(a: argparse.Namespace) -> int:
         given["extra_settings"] = tuple(a.pythia)
     config = GenConfig(**{**base, **given})
     report = generate_dataset(
-        processes, config, a.n_jets, a.out, workers=a.workers, overwrite=a.overwrite, progress=not a.quiet,
-        preset=a.preset or None,
+        processes, config, a.n_jets, a.out, cluster=cluster_config(a), overwrite=a.overwrite,
+        progress=not a.quiet, preset=a.preset or None,
     )
     print(report.summary())
+    return 0
+
+
+def cmd_shards(a: argparse.Namespace) -> int:
+    from colliderlab.data.shards import shard_file, verify_sample
+
+    if a.shards_command == "verify":
+        sample = verify_sample(a.master)
+    else:
+        sample = shard_file(a.source, a.out, shard_jets=a.shard_jets, repeat=a.repeat, overwrite=a.overwrite)
+    counts = dict(zip(sample.label_names, sample.manifest.n_per_class(), strict=True))
+    print(f"{sample.master}: {len(sample)} jets in {len(sample.shards)} shards, all matching the manifest "
+          f"(sample {sample.manifest.sample_id}); per class {counts}")
     return 0
 
 
@@ -142,4 +171,5 @@ COMMANDS = {
     "list": cmd_list,
     "demo": cmd_demo,
     "models": cmd_models,
+    "shards": cmd_shards,
 }

@@ -241,10 +241,6 @@ def generate_dataset(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     cluster = cluster if cluster is not None else ClusterConfig(workers=workers)
-    if not cluster.inline():
-        from colliderlab.physics.clustering import fastjet_banner_once
-
-        fastjet_banner_once()  # FastJet's citation, once, here: the workers' copies are silenced
     out = Path(out)
     t_start = time.perf_counter()
     settings = _settings(processes, config, n_jets)
@@ -253,6 +249,10 @@ def generate_dataset(
     parts = prepare_parts(folder / "parts", {"sample_id": manifest.sample_id})
     done_shards = {s.index for s in manifest.shards}
     with task_runner(cluster) as runner:
+        if not cluster.inline():
+            from colliderlab.physics.clustering import fastjet_banner_once
+
+            fastjet_banner_once()  # FastJet's citation, once, here: the workers' copies are silenced
         capacity = 1 if cluster.inline() else 2 * max(cluster.n_workers(), 1)
         run = run_chunks(parts, partial(_run_chunk, config), processes, n_jets, runner=runner,
                          chunk_events=config.chunk_events, capacity=capacity,
