@@ -103,7 +103,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
 
 
 def cmd_shards(a: argparse.Namespace) -> int:
-    from colliderlab.data.shards import shard_file, verify_sample
+    from colliderlab.data.sharding import shard_file
+    from colliderlab.data.shards import verify_sample
 
     if a.shards_command == "verify":
         sample = verify_sample(a.master)

@@ -274,7 +274,7 @@ def _open(path: str | os.PathLike):
         with reading(path):
             _check_schema(Path(path), f)
             if "sharded" in f.attrs:  # a master file: its virtual datasets read zeros for a missing shard
-                from colliderlab.data.shards import check_shards
+                from colliderlab.data.manifest import check_shards
 
                 check_shards(path, f.attrs)
     except BaseException:
