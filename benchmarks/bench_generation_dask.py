@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 
 def _generate(src: Path, out: Path, n_jets: int, extra: list[str]) -> float:
     env = {**os.environ, "PYTHONPATH": str(src)}
-    cmd = [sys.executable, "-m", "colliderlab", "generate", "--preset", "toptag", "--n-jets", str(n_jets),
+    cmd = [sys.executable, "-m", "colliderlab.cli", "generate", "--preset", "toptag", "--n-jets", str(n_jets),
            "--out", str(out), "--seed", "3", "--overwrite", "--quiet", *extra]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)

@@ -71,6 +71,8 @@ class ClusterConfig:
         connect_timeout: seconds to wait for a scheduler before giving up.
         security: a ``distributed.security.Security`` (TLS) for a site scheduler, or None.
         dashboard: start the local cluster's dashboard (its address is printed).
+        shared_fs: whether the workers write to a filesystem the client reads (the usual site
+            setup). False: tasks return what they made through Dask and the client writes it.
     """
 
     workers: int | None = None
@@ -79,6 +81,7 @@ class ClusterConfig:
     connect_timeout: float = 20.0
     security: Any = None
     dashboard: bool = True
+    shared_fs: bool = True
 
     def address(self) -> str | None:
         return self.scheduler or os.environ.get(SCHEDULER_ENV) or None

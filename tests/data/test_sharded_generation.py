@@ -71,10 +71,11 @@ def test_sample_is_sharded_with_every_class_and_todays_content(inline_sample):
     assert 0 < first.mean() < 1 and not np.all(np.diff(first) >= 0)
 
 
-def test_remote_scheduler_gives_the_same_arrays(inline_sample, local_cluster, tmp_path):
+@pytest.mark.parametrize("shared_fs", [True, False], ids=["shared-fs", "returned-to-client"])
+def test_remote_scheduler_gives_the_same_arrays(inline_sample, local_cluster, tmp_path, shared_fs):
     out = tmp_path / "dask.h5"
-    generate_dataset(("qcd", "top"), CONFIG, 50, out, cluster=ClusterConfig(scheduler=local_cluster),
-                     progress=False)
+    generate_dataset(("qcd", "top"), CONFIG, 50, out, progress=False,
+                     cluster=ClusterConfig(scheduler=local_cluster, shared_fs=shared_fs))
     _same(read_h5(inline_sample), read_h5(out))
     assert verify_sample(out).manifest.n_per_class() == [50, 50]
 

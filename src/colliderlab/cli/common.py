@@ -17,10 +17,13 @@ def add_cluster_args(p: Any, *, workers_default: int | None, what: str = "chunks
                                        "$COLLIDERLAB_SCHEDULER, else a local cluster of --workers processes)")
     p.add_argument("--threads-per-worker", type=int, default=1,
                    help="threads per local worker (a worker still runs one chunk at a time)")
+    p.add_argument("--no-shared-fs", dest="shared_fs", action="store_false",
+                   help="the workers cannot write where --out is: they return their output through Dask")
 
 
 def cluster_config(a: argparse.Namespace) -> Any:
     """The :class:`~colliderlab.cluster.ClusterConfig` of parsed ``--workers/--scheduler`` arguments."""
     from colliderlab.cluster import ClusterConfig
 
-    return ClusterConfig(workers=a.workers, scheduler=a.scheduler, threads_per_worker=a.threads_per_worker)
+    return ClusterConfig(workers=a.workers, scheduler=a.scheduler, threads_per_worker=a.threads_per_worker,
+                         shared_fs=a.shared_fs)

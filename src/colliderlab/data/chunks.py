@@ -30,7 +30,7 @@ import numpy as np
 from colliderlab.atomic import replacing, write_json
 from colliderlab.cluster import TaskRunner
 
-__all__ = ["ChunkRun", "ChunkStats", "load_part", "prepare_parts", "run_chunks", "save_part"]
+__all__ = ["ChunkRun", "ChunkStats", "load_part", "prepare_parts", "returned", "run_chunks", "save_part"]
 
 _STATS_KEY = "_chunk_stats"
 
@@ -60,6 +60,28 @@ def load_part(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The arrays of a part file (without its stats)."""
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files if k != _STATS_KEY}
+
+
+def returned(work: Callable[[str, int, str], Mapping[str, Any]], stream: str, chunk: int,
+             path: str) -> dict[str, Any]:
+    """Task for clusters without a shared filesystem: run ``work`` into a worker-local temporary
+    file and return the part's bytes with its stats (the client writes them to ``path``)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="colliderlab-part-") as d:
+        local = str(Path(d) / Path(path).name)
+        stats = dict(work(stream, chunk, local))
+        stats["payload"] = Path(local).read_bytes()
+    return stats
+
+
+def _keep(stats: Mapping[str, Any], path: Path) -> ChunkStats:
+    """The stats of a finished task, writing the part it returned when it returned one."""
+    payload = stats.get("payload")
+    if payload is not None:
+        with replacing(path, keep_suffix=True) as tmp:
+            tmp.write_bytes(payload)
+    return ChunkStats.from_dict(stats)
 
 
 def _part_stats(path: Path) -> ChunkStats:
@@ -154,6 +176,7 @@ def run_chunks(
     max_generated: int | None = None,
     max_seconds: float | None = None,
     max_empty: int = 25,
+    shared_fs: bool = True,
     desc: str = "chunks",
     unit: str = "row",
     progress: bool = True,
@@ -173,6 +196,8 @@ def run_chunks(
         max_generated: stop a stream once it generated this many events.
         max_seconds: stop starting chunks after this much wall time (at least one chunk is kept).
         max_empty: give up on a stream without any row after this many chunks.
+        shared_fs: whether the workers write to a filesystem this process reads; without one, each
+            task returns its part's bytes through Dask and this process writes them (:func:`returned`).
     """
     from colliderlab.progress import progress as progress_bar
 
@@ -215,10 +240,13 @@ def run_chunks(
                 next_chunk[s] += 1
                 name = f"{desc}-{s}-{k}"
                 inflight[name] = (s, k)
-                runner.submit(name, work, s, k, str(run.path(s, k)))
+                if shared_fs:
+                    runner.submit(name, work, s, k, str(run.path(s, k)))
+                else:
+                    runner.submit(name, returned, work, s, k, str(run.path(s, k)))
             name, stats = runner.next_done()
             s, k = inflight.pop(name)
-            run.stats[s][k] = ChunkStats.from_dict(stats)
+            run.stats[s][k] = _keep(stats, run.path(s, k))
             show()
             if k + 1 >= max_empty and run.rows(s) == 0:
                 raise RuntimeError(f"{s!r} produced no row in {k + 1} chunks of {chunk_events} events: "

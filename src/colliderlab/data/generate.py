@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.cluster import ClusterConfig, task_runner
+from colliderlab.cluster import ClusterConfig, InlineRunner, task_runner
 from colliderlab.jets import JetBatch
 from colliderlab.physics.processes import GenConfig, get_preset, get_process
 
@@ -257,8 +257,10 @@ def generate_dataset(
         run = run_chunks(parts, partial(_run_chunk, config), processes, n_jets, runner=runner,
                          chunk_events=config.chunk_events, capacity=capacity,
                          known=_known_chunks(manifest, processes), max_empty=_MAX_EMPTY_CHUNKS,
-                         desc="generate", unit="jet", progress=progress)
+                         shared_fs=cluster.shared_fs, desc="generate", unit="jet", progress=progress)
         jobs = _shard_jobs(run, processes, n_jets)
+        if not cluster.shared_fs:  # the parts are here only: this process writes the shards
+            runner = InlineRunner()
         for k, job in enumerate(jobs):
             if k in done_shards:
                 continue
