@@ -227,7 +227,7 @@ def generate_dataset(
             information content; None for custom processes).
     """
     from colliderlab.data.chunks import prepare_parts, run_chunks
-    from colliderlab.data.shards import ShardInfo, shard_name, write_master
+    from colliderlab.data.shards import write_master
     from colliderlab.physics.detector import load_card
 
     processes = tuple(processes)
@@ -247,7 +247,6 @@ def generate_dataset(
     manifest = _prepare_folder(out, settings, processes, config, overwrite, progress)
     folder = out.with_name(out.name + ".shards")
     parts = prepare_parts(folder / "parts", {"sample_id": manifest.sample_id})
-    done_shards = {s.index for s in manifest.shards}
     with task_runner(cluster) as runner:
         if not cluster.inline():
             from colliderlab.physics.clustering import fastjet_banner_once
@@ -258,38 +257,56 @@ def generate_dataset(
                          chunk_events=config.chunk_events, capacity=capacity,
                          known=_known_chunks(manifest, processes), max_empty=_MAX_EMPTY_CHUNKS,
                          shared_fs=cluster.shared_fs, desc="generate", unit="jet", progress=progress)
-        jobs = _shard_jobs(run, processes, n_jets)
         if not cluster.shared_fs:  # the parts are here only: this process writes the shards
             runner = InlineRunner()
-        for k, job in enumerate(jobs):
-            if k in done_shards:
-                continue
-            pieces = [(c, str(run.path(processes[c], k)), take) for c, take in job]
-            extra = {"chunks": {processes[c]: asdict(run.stats[processes[c]][k]) for c, _ in job}}
-            runner.submit(f"shard-{k}", _write_jet_shard, k, pieces, config.seed, str(folder / shard_name(k)),
-                          manifest.sample_id, config.n_particles, processes, extra)
-        for _ in range(len(jobs) - len(done_shards & set(range(len(jobs))))):
-            _, info = runner.next_done()
-            manifest.shards.append(ShardInfo.from_dict(info))
-            manifest.save(folder)  # a kill from here on keeps this shard
+        _write_shards(runner, run, _shard_jobs(run, processes, n_jets), manifest, folder, config)
     write_master(out, manifest, provenance=provenance(processes, config, n_jets, preset),
                  attrs={"n_jets_per_class": {p: n_jets for p in processes}})
     shutil.rmtree(parts, ignore_errors=True)
+    return _report(out, run, processes, n_jets, time.perf_counter() - t_start)
+
+
+def _write_shards(runner: Any, run: Any, jobs: list[list[tuple[int, int]]], manifest: Any, folder: Path,
+                  config: GenConfig) -> None:
+    """Submit the shards the manifest lacks and record each as it is written (the manifest is
+    saved every few seconds: a shard written but not yet recorded is rebuilt from its parts)."""
+    from colliderlab.data.shards import ShardInfo, shard_name
+
+    processes = run.streams
+    done = {s.index for s in manifest.shards}
+    todo = [k for k in range(len(jobs)) if k not in done]
+    for k in todo:
+        pieces = [(c, str(run.path(processes[c], k)), take) for c, take in jobs[k]]
+        extra = {"chunks": {processes[c]: asdict(run.stats[processes[c]][k]) for c, _ in jobs[k]}}
+        runner.submit(f"shard-{k}", _write_jet_shard, k, pieces, config.seed, str(folder / shard_name(k)),
+                      manifest.sample_id, config.n_particles, processes, extra)
+    saved = time.monotonic()
+    for i in range(len(todo)):
+        _, info = runner.next_done()
+        manifest.shards.append(ShardInfo.from_dict(info))
+        if time.monotonic() - saved > 2.0 or i == len(todo) - 1:
+            manifest.save(folder)
+            saved = time.monotonic()
+
+
+def _report(out: Path, run: Any, processes: Sequence[str], n_jets: int, wall: float) -> GenerationReport:
+    used = {p: range(len(run.used(p, n_jets))) for p in processes}
     seconds: dict[str, float] = {}
     for p in processes:
-        for k in range(len(run.used(p, n_jets))):
+        for k in used[p]:
             for stage, v in run.stats[p][k].seconds.items():
                 seconds[stage] = seconds.get(stage, 0.0) + v
     return GenerationReport(
         path=out,
-        label_names=processes,
+        label_names=tuple(processes),
         n_jets={p: n_jets for p in processes},
-        n_events={p: sum(run.stats[p][k].events for k in range(len(run.used(p, n_jets)))) for p in processes},
-        n_chunks={p: len(run.used(p, n_jets)) for p in processes},
+        n_events={p: sum(run.stats[p][k].events for k in used[p]) for p in processes},
+        n_chunks={p: len(used[p]) for p in processes},
         seconds=seconds,
-        wall_seconds=time.perf_counter() - t_start,
+        wall_seconds=wall,
         resumed_chunks=run.resumed,
     )
+
 
 def generate_preset(
     preset: str,
