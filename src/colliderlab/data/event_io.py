@@ -145,19 +145,12 @@ def generate_events(
     n = write_parts_h5(path, pieces, _ARRAY_KEYS, attrs)
     shutil.rmtree(parts)
     n_generated, seconds = attrs["n_generated"], attrs["seconds"]
+    rates = ("n_filtered", "sigma_gen_pb", "filter_efficiency", "trigger_efficiency")
     return {
-        "path": str(path),
-        "process": process,
-        "n_events": n,
-        "n_generated": n_generated,
-        "n_filtered": attrs["n_filtered"],
-        "sigma_gen_pb": attrs["sigma_gen_pb"],
-        "filter_efficiency": attrs["filter_efficiency"],
-        "trigger_efficiency": attrs["trigger_efficiency"],
+        "path": str(path), "process": process, "n_events": n, "n_generated": n_generated,
+        **{k: attrs[k] for k in rates},
         "sigma_pb": attrs["sigma_gen_pb"] * attrs["filter_efficiency"],
-        "chunks": len(used),
-        "resumed_chunks": run.resumed,
-        "wall_seconds": run.wall_seconds,
+        "chunks": len(used), "resumed_chunks": run.resumed, "wall_seconds": run.wall_seconds,
         "ms_per_event": 1e3 * float(sum(seconds)) / max(n_generated, 1),
         "seconds": dict(zip(_STAGES, seconds, strict=True)),
     }
