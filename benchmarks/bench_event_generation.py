@@ -6,7 +6,7 @@ worker ms per generated event, Pythia's sigmaGen, the filter and trigger efficie
 cocktail fractions sigma x filter x trigger efficiency of the SM processes, as JSON.
 
     python benchmarks/bench_event_generation.py [--n w_lnu=20000 --n qcd=500 ...] [--seed 0]
-        [--workers 1] [--qcd-max-generated 300000] [--qcd-deadline 14:12]
+        [--workers 1] [--scheduler ADDRESS] [--qcd-max-generated 300000] [--qcd-deadline 14:12]
         [--json-out runs/bench_event_generation.json]
 """
 
@@ -34,6 +34,8 @@ DEFAULT_N = {
 
 
 def main() -> None:
+    from colliderlab.cli.cluster_args import add_cluster_args, cluster_config
+
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -48,7 +50,7 @@ def main() -> None:
         "--processes", default=",".join(DEFAULT_N), help="comma-separated processes, in order"
     )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=1)
+    add_cluster_args(ap)
     ap.add_argument("--detector", default="cms-like")
     ap.add_argument("--chunk-events", type=int, default=1000)
     ap.add_argument("--qcd-chunk-events", type=int, default=5000)
@@ -108,7 +110,7 @@ def main() -> None:
                 proc,
                 n,
                 cfg,
-                workers=a.workers,
+                cluster=cluster_config(a),
                 progress=True,
                 max_generated=a.qcd_max_generated if proc == "qcd" else None,
                 max_seconds=max_seconds,

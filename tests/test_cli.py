@@ -13,7 +13,7 @@ from colliderlab.cli import main
 def test_generate_then_inspect_json(tmp_path, capsys):
     out = tmp_path / "cli.h5"
     rc = main(["generate", "w,qcd", "--n-jets", "12", "--out", str(out), "--seed", "4", "--no-mpi",
-               "--chunk-events", "60", "--n-particles", "64", "--detector", "cms-like", "--quiet"])
+               "--chunk-events", "60", "--n-particles", "64", "--detector", "cms-like", "--quiet", "--workers", "1"])
     assert rc == 0 and out.exists()
     capsys.readouterr()
     assert main(["inspect", str(out), "--json"]) == 0
@@ -21,7 +21,7 @@ def test_generate_then_inspect_json(tmp_path, capsys):
     assert s["n_jets"] == 24 and s["labels"] == {"w": 12, "qcd": 12}
     q = s["mass_quantiles"]["w"]
     assert q["q25"] <= q["q50"] <= q["q75"] and 60 < q["q50"] < 100
-    assert s["format"] == "colliderlab"
+    assert s["format"] == "colliderlab-sharded"
 
 
 def test_inspect_reads_the_public_toptag_format(tmp_path, capsys, toptag_jets):

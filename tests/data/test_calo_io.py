@@ -3,6 +3,8 @@ atomic and resumable writing, clear errors."""
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -217,31 +219,68 @@ def test_simulate_to_file_writes_particle_major_rows(tmp_path):
         simulate_to_file(path, **_RUN, progress=False)
 
 
+def _documented(geometry, particles, n_per_particle, chunk, seed, **kwargs) -> CaloShowers:
+    """What simulate_to_file promises: chunk i (file order) simulated with SeedSequence(seed, spawn_key=(i,))."""
+    pieces = []
+    for p in particles:
+        for a in range(0, n_per_particle, chunk):
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(len(pieces),)))
+            pieces.append(simulate(geometry, p, min(chunk, n_per_particle - a), rng=rng, **kwargs))
+    return CaloShowers.concatenate(pieces)
+
+
+def test_simulate_to_file_matches_the_documented_seeds(tmp_path):
+    """The file holds, bit for bit, the showers of the documented per-chunk seeds, as written by
+    the serial loop before chunks became tasks (MeV: float64 x 1000, stored float32)."""
+    run = dict(geometry="calogan", particles=["gamma", "pi+"], n_per_particle=25, chunk=10, seed=11,
+               energy=(5.0, 50.0), angle=(0.0, 0.1))
+    ref = _documented(**run)
+    path = simulate_to_file(tmp_path / "run.h5", **run, progress=False)
+    with h5py.File(path) as f:
+        np.testing.assert_array_equal(f["incident_energies"][:], ref.incident_energy[:, None] * 1000.0)
+        np.testing.assert_array_equal(f["showers"][:], (ref.showers.astype(np.float64) * 1000.0).astype(np.float32))
+        np.testing.assert_array_equal(f["overflow"][:], (ref.overflow.astype(np.float64) * 1000.0).astype(np.float32))
+        np.testing.assert_array_equal(f["particle"][:], ref.particle)
+        np.testing.assert_array_equal(f["angle"][:], ref.angle)
+        assert f["showers"].chunks == (10, ref.showers.shape[1])
+        prov = json.loads(f.attrs["provenance"])
+        assert prov["seed"] == 11 and prov["chunk"] == 10 and "run_spec" not in f.attrs
+
+
 def test_simulate_to_file_resumes_after_a_kill(tmp_path, monkeypatch, capsys):
     reference = read_calochallenge(simulate_to_file(tmp_path / "ref.h5", **_RUN, progress=False))
-    calls = {"n": 0, "die_after": 4}
+    real, calls = calo_io._simulate_chunk, []
+    die_after = {"n": 4}
 
-    def counting_simulate(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] > calls["die_after"]:
+    def dying(plan, stream, k, part):
+        if len(calls) >= die_after["n"]:
             raise KeyboardInterrupt  # killed during the 5th of 6 chunks
-        return simulate(*args, **kwargs)
+        calls.append((stream, k))
+        return real(plan, stream, k, part)
 
-    path = tmp_path / "run.h5"
-    monkeypatch.setattr(calo_io, "simulate", counting_simulate)
+    path, parts = tmp_path / "run.h5", tmp_path / "run.h5.parts"
+    monkeypatch.setattr(calo_io, "_simulate_chunk", dying)
     with pytest.raises(KeyboardInterrupt):
         simulate_to_file(path, **_RUN, progress=False)
-    partial = tmp_path / ".run.h5.partial"
-    assert not path.exists() and partial.exists()
-    with h5py.File(partial, "r") as f:
-        assert f.attrs["chunks_done"] == 4
-    calls.update(n=0, die_after=100)
-    simulate_to_file(path, **_RUN, progress=True)  # resumes: only chunks 5 and 6 are simulated
-    assert calls["n"] == 2
+    assert not path.exists() and len(list(parts.glob("*.npz"))) == 4
+    calls.clear()
+    die_after["n"] = 100
+    simulate_to_file(path, **_RUN, progress=True)  # resumes: only the two missing chunks are simulated
+    assert len(calls) == 2
     assert "showers" in capsys.readouterr().err  # the tqdm bar
     _assert_same(reference, read_calochallenge(path))
-    assert not partial.exists()
-    # a corrupt partial file is started over
-    partial.write_bytes(b"\x89HDF garbage")
+    assert not parts.exists()
+    # an unreadable part is simulated again; resume=False starts over
+    with pytest.raises(KeyboardInterrupt):
+        die_after["n"] = len(calls) + 4
+        simulate_to_file(path, **_RUN, progress=False, overwrite=True)
+    part = sorted(parts.glob("particle0-*.npz"))[0]
+    part.write_bytes(b"PK garbage")
+    calls.clear()
+    die_after["n"] = 100
     simulate_to_file(path, **_RUN, progress=False, overwrite=True)
+    assert calls == [("particle0", 0), ("particle0", 2), ("particle1", 2)]  # the unreadable part, the missing ones
     _assert_same(reference, read_calochallenge(path))
+    calls.clear()
+    simulate_to_file(path, **_RUN, progress=False, overwrite=True, resume=False)
+    assert len(calls) == 6

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-
 import numpy as np
 import pytest
 
 pytest.importorskip("pythia8mc")
 
-from colliderlab.data.chunked import part_path  # noqa: E402
-from colliderlab.data.dijet_io import _run_chunk, generate_dijets, read_dijets  # noqa: E402
+from colliderlab.data import dijet_io  # noqa: E402
+from colliderlab.data.dijet_io import generate_dijets, read_dijets  # noqa: E402
 from colliderlab.data.errors import DataFormatError  # noqa: E402
 from colliderlab.physics.dijet import DijetConfig  # noqa: E402
 
 CONFIG = DijetConfig(chunk_events=12, mpi=False)
 
 
-def test_generation_resumes_after_a_kill_and_matches_a_fresh_run(tmp_path):
+def test_generation_resumes_after_a_kill_and_matches_a_fresh_run(tmp_path, monkeypatch):
     fresh = generate_dijets(tmp_path / "a.h5", "qcd", 15, CONFIG, progress=False)
     a = read_dijets(tmp_path / "a.h5")
     assert len(a["jet_p4"]) == fresh["n_events"] == 15
@@ -26,14 +23,22 @@ def test_generation_resumes_after_a_kill_and_matches_a_fresh_run(tmp_path):
     assert set(a) >= {"mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2"}
     assert not (tmp_path / "a.h5.parts").exists()
 
-    # a killed run: its manifest and first finished chunk are on disk, no final file
-    parts = tmp_path / "b.h5.parts"
-    parts.mkdir()
-    (parts / "manifest.json").write_text(json.dumps({"kind": "qcd", "config": asdict(CONFIG)}, sort_keys=True))
-    _run_chunk("qcd", CONFIG, 0, str(part_path(parts, 0)))
-    assert not (tmp_path / "b.h5").exists()
+    # a run killed after its first chunk: that chunk's part is on disk, no final file
+    real, calls = dijet_io._run_chunk, []
+
+    def killed_after_first(config, kind, chunk, path):
+        if chunk >= 1:
+            raise KeyboardInterrupt("killed")
+        calls.append(chunk)
+        return real(config, kind, chunk, path)
+
+    monkeypatch.setattr(dijet_io, "_run_chunk", killed_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        generate_dijets(tmp_path / "b.h5", "qcd", 15, CONFIG, progress=False)
+    assert not (tmp_path / "b.h5").exists() and (tmp_path / "b.h5.parts" / "qcd-000000.npz").exists()
+    monkeypatch.setattr(dijet_io, "_run_chunk", real)
     resumed = generate_dijets(tmp_path / "b.h5", "qcd", 15, CONFIG, progress=False)
-    assert resumed["resumed_chunks"] == 1
+    assert resumed["resumed_chunks"] == 1 and resumed["n_generated"] == fresh["n_generated"]
     b = read_dijets(tmp_path / "b.h5")
     np.testing.assert_array_equal(a["jet_p4"], b["jet_p4"])
     np.testing.assert_array_equal(a["tau"], b["tau"])

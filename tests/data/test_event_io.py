@@ -115,21 +115,21 @@ def test_resume_after_a_killed_run(tmp_path, monkeypatch) -> None:
     real = event_io._run_chunk
     calls: list[int] = []
 
-    def killed_after_first(process, config, chunk, path):
+    def killed_after_first(config, process, chunk, path):
         if chunk >= 1:
             raise KeyboardInterrupt("killed")
         calls.append(chunk)
-        return real(process, config, chunk, path)
+        return real(config, process, chunk, path)
 
     path = tmp_path / "z.h5"
     monkeypatch.setattr(event_io, "_run_chunk", killed_after_first)
     with pytest.raises(KeyboardInterrupt):
         generate_events(path, "z_ll", 60, CONFIG, progress=False)
-    assert not path.exists() and (tmp_path / "z.h5.parts" / "chunk000000.npz").exists()
+    assert not path.exists() and (tmp_path / "z.h5.parts" / "z_ll-000000.npz").exists()
 
-    def counting(process, config, chunk, path):
+    def counting(config, process, chunk, path):
         calls.append(chunk)
-        return real(process, config, chunk, path)
+        return real(config, process, chunk, path)
 
     monkeypatch.setattr(event_io, "_run_chunk", counting)
     summary = generate_events(path, "z_ll", 60, CONFIG, progress=False)

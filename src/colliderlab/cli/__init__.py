@@ -15,9 +15,9 @@
     colliderlab benchmark toptag [--n-jets N] [--models a,b] [--ensemble K] [--heldout N] [--json]
     colliderlab export RUN_DIR --to onnx|torch-export|hls4ml|conifer [--data FILE]
                       [--config OPTIONS.yaml] [--set key=value ...]
-    colliderlab calo simulate --geometry calogan --particles gamma,pi0 --n 10000 --out showers.h5
+    colliderlab calo simulate --geometry calogan --particles gamma,pi0 --n 10000 --out showers.h5 [--workers W]
     colliderlab calo evaluate RUN_DIR [--reference FILE] [--n N]
-    colliderlab anomaly dijets --kind qcd|wprime --n N --out FILE [--seed S] [--workers W]
+    colliderlab anomaly dijets --kind qcd|wprime --n N --out FILE [--seed S] [--workers W] [--scheduler ADDR]
     colliderlab anomaly search --background F --signal F --independent F [F ...] [--n-signal N,...] [--runs 5]
     colliderlab anomaly events --sm w_lnu=F,z_ll=F,... --signals a_4l=F,... [--inputs objects] [--epochs N]
     colliderlab anomaly events --adc-background F --signals a_4l=F,... [--max-events N]   (ADC2021 files)

@@ -7,6 +7,8 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from colliderlab.cli.common import add_cluster_args, cluster_config
+
 __all__ = ["COMMANDS", "add_anomaly"]
 
 
@@ -22,7 +24,7 @@ def add_anomaly(sub: Any) -> None:
     q.add_argument("--n", type=int, required=True, help="selected events (leading R=1 jet above 1.2 TeV)")
     q.add_argument("--out", required=True, help="output HDF5 (a killed run resumes from OUT.parts/)")
     q.add_argument("--seed", type=int, default=2020)
-    q.add_argument("--workers", type=int, default=1, help="local worker processes")
+    add_cluster_args(q, workers_default=1)
     q.add_argument("--quiet", action="store_true")
     q = anom.add_parser("search", help="CWoLa hunting, ANODE, CATHODE + supervised/idealised bounds: peak SIC")
     q.add_argument("--background", required=True,
@@ -98,7 +100,7 @@ def _dijets(a: argparse.Namespace) -> int:
     from colliderlab.data.dijet_io import generate_dijets
     from colliderlab.physics.dijet import DijetConfig
 
-    summary = generate_dijets(a.out, a.kind, a.n, DijetConfig(seed=a.seed), workers=a.workers,
+    summary = generate_dijets(a.out, a.kind, a.n, DijetConfig(seed=a.seed), cluster=cluster_config(a),
                               progress=not a.quiet)
     print(json.dumps(summary, indent=1))
     return 0

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from colliderlab.cli.common import add_cluster_args, cluster_config
+
 __all__ = ["COMMANDS", "add_calo"]
 
 
@@ -22,6 +24,7 @@ def add_calo(sub: Any) -> None:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--out", required=True, help="output HDF5 (CaloChallenge layout, MeV)")
     q.add_argument("--overwrite", action="store_true")
+    add_cluster_args(q, workers_default=1)
     q.add_argument("--quiet", action="store_true")
     q = calo.add_parser("evaluate", help="fidelity of a trained generator against simulated showers")
     q.add_argument("run_dir")
@@ -45,7 +48,7 @@ def cmd_calo(a: argparse.Namespace) -> int:
 
         out = simulate_to_file(a.out, a.geometry, [p for p in a.particles.split(",") if p], a.n,
                                energy=_range(a.energy), angle=_range(a.angle), seed=a.seed,
-                               progress=not a.quiet, overwrite=a.overwrite)
+                               progress=not a.quiet, overwrite=a.overwrite, cluster=cluster_config(a))
         print(f"wrote {out}")
         return 0
     from colliderlab.generative.evaluate import evaluate_generator

@@ -28,9 +28,12 @@ from typing import Any
 import numpy as np
 
 from colliderlab.atomic import replacing, write_json
-from colliderlab.cluster import TaskRunner
+from colliderlab.cluster import ClusterConfig, TaskRunner
 
-__all__ = ["ChunkRun", "ChunkStats", "load_part", "prepare_parts", "returned", "run_chunks", "save_part"]
+__all__ = [
+    "ChunkRun", "ChunkStats", "load_part", "plan_cluster", "prepare_parts", "returned", "run_chunks",
+    "save_part", "write_parts_h5",
+]
 
 _STATS_KEY = "_chunk_stats"
 
@@ -89,6 +92,15 @@ def _part_stats(path: Path) -> ChunkStats:
         return ChunkStats.from_dict(json.loads(bytes(z[_STATS_KEY]).decode()))
 
 
+def plan_cluster(workers: int, cluster: ClusterConfig | None) -> tuple[ClusterConfig, int]:
+    """The cluster of a chunked job (``cluster``, else ``workers`` local processes; 1: in this
+    process) and its capacity: chunks in flight, twice the workers so that none waits."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    config = cluster if cluster is not None else ClusterConfig(workers=workers)
+    return config, 1 if config.inline() else 2 * max(config.n_workers(), 1)
+
+
 def prepare_parts(parts: Path, manifest: Mapping[str, Any]) -> Path:
     """The folder ``parts``, emptied when it holds another manifest's chunks."""
     manifest = json.loads(json.dumps(manifest, default=str))  # tuples -> lists, as read back
@@ -124,10 +136,9 @@ class ChunkRun:
                         break
                     try:
                         self.stats[s][k] = _part_stats(p)
-                    except Exception:  # an unreadable part: redo it
+                        self.resumed += 1
+                    except Exception:  # an unreadable part: redo it (and only it)
                         p.unlink(missing_ok=True)
-                        break
-                    self.resumed += 1
                 k += 1
 
     def path(self, stream: str, chunk: int) -> Path:
@@ -162,6 +173,47 @@ class ChunkRun:
         return time.perf_counter() - self.t0
 
 
+class _Schedule:
+    """Which chunk to start next: of the stream furthest from ``n_wanted`` rows, counting the
+    chunks in flight at the mean yield so far, as long as what is in flight may not be enough."""
+
+    def __init__(self, run: ChunkRun, n_wanted: int, chunk_events: int, expected_fraction: float,
+                 max_generated: int | None, max_chunks: int | None) -> None:
+        self.run, self.n_wanted, self.max_generated, self.max_chunks = run, n_wanted, max_generated, max_chunks
+        self.first_guess = max(expected_fraction * chunk_events, 0.5)
+        self.next_chunk = {s: len(run.prefix(s)) for s in run.streams}
+        self.inflight: dict[str, tuple[str, int]] = {}
+
+    def complete(self, s: str) -> bool:
+        run = self.run
+        return run.rows(s) >= self.n_wanted or (self.max_generated is not None
+                                                and run.events(s) >= self.max_generated)
+
+    def finished(self) -> bool:
+        return all(self.complete(s) for s in self.run.streams)
+
+    def expected(self, s: str) -> float:
+        """Rows of the finished chunks (after a gap too) and those in flight, over ``n_wanted``."""
+        got = [c.rows for c in self.run.stats[s].values()]
+        per = max(np.mean(got), 0.5) if got else self.first_guess
+        pending = sum(1 for ss, _ in self.inflight.values() if ss == s)
+        return (sum(got) + pending * per) / self.n_wanted
+
+    def startable(self, s: str) -> bool:
+        while self.next_chunk[s] in self.run.stats[s]:  # known from an earlier run
+            self.next_chunk[s] += 1
+        return not self.complete(s) and (self.max_chunks is None or self.next_chunk[s] < self.max_chunks)
+
+    def start(self) -> tuple[str, int] | None:
+        """The next ``(stream, chunk)`` to start, or None to wait for the chunks in flight."""
+        todo = [s for s in self.run.streams if self.startable(s)]
+        s = min(todo, key=self.expected) if todo else None
+        if s is None or (self.inflight and self.expected(s) >= 1.0):
+            return None
+        self.next_chunk[s] += 1
+        return s, self.next_chunk[s] - 1
+
+
 def run_chunks(
     parts: Path,
     work: Callable[[str, int, str], Mapping[str, Any]],
@@ -175,7 +227,8 @@ def run_chunks(
     known: Mapping[str, Mapping[int, ChunkStats]] | None = None,
     max_generated: int | None = None,
     max_seconds: float | None = None,
-    max_empty: int = 25,
+    max_empty: int | None = 25,
+    max_chunks: int | None = None,
     shared_fs: bool = True,
     desc: str = "chunks",
     unit: str = "row",
@@ -195,28 +248,15 @@ def run_chunks(
         known: stats of chunks already used elsewhere (e.g. by written shards) whose parts are gone.
         max_generated: stop a stream once it generated this many events.
         max_seconds: stop starting chunks after this much wall time (at least one chunk is kept).
-        max_empty: give up on a stream without any row after this many chunks.
+        max_empty: give up on a stream without any row after this many chunks (None: never).
+        max_chunks: a stream has chunks 0 .. max_chunks - 1 only (a finite plan); None: no end.
         shared_fs: whether the workers write to a filesystem this process reads; without one, each
             task returns its part's bytes through Dask and this process writes them (:func:`returned`).
     """
     from colliderlab.progress import progress as progress_bar
 
     run = ChunkRun(parts, streams, known)
-    next_chunk = {s: len(run.prefix(s)) for s in run.streams}
-    inflight: dict[str, tuple[str, int]] = {}
-
-    def complete(s: str) -> bool:
-        return run.rows(s) >= n_wanted or (max_generated is not None and run.events(s) >= max_generated)
-
-    def expected(s: str) -> float:
-        got = run.prefix(s)
-        per = max(np.mean([c.rows for c in got]), 0.5) if got else max(expected_fraction * chunk_events, 0.5)
-        pending = sum(1 for ss, _ in inflight.values() if ss == s)
-        return (run.rows(s) + pending * per) / n_wanted
-
-    def out_of_time() -> bool:
-        return max_seconds is not None and run.wall_seconds > max_seconds and all(run.prefix(s) for s in run.streams)
-
+    plan = _Schedule(run, n_wanted, chunk_events, expected_fraction, max_generated, max_chunks)
     bar = progress_bar(total=n_wanted * len(run.streams), desc=desc, unit=unit, enabled=progress)
     shown = 0
 
@@ -226,32 +266,62 @@ def run_chunks(
         bar.update(now - shown)
         shown = now
 
+    def out_of_time() -> bool:
+        return max_seconds is not None and run.wall_seconds > max_seconds and all(run.prefix(s) for s in run.streams)
+
     show()
     try:
-        while not all(complete(s) for s in run.streams) and not (out_of_time() and not inflight):
-            while len(inflight) < capacity and not out_of_time():
-                todo = [s for s in run.streams if not complete(s)]
-                s = min(todo, key=expected)
-                if inflight and expected(s) >= 1.0:
+        while not plan.finished() and not (out_of_time() and not plan.inflight):
+            while len(plan.inflight) < capacity and not out_of_time():
+                chunk = plan.start()
+                if chunk is None:
                     break  # what is in flight should finish every stream: wait for it
-                while next_chunk[s] in run.stats[s]:  # known from an earlier run
-                    next_chunk[s] += 1
-                k = next_chunk[s]
-                next_chunk[s] += 1
-                name = f"{desc}-{s}-{k}"
-                inflight[name] = (s, k)
+                name = f"{desc}-{chunk[0]}-{chunk[1]}"
+                plan.inflight[name] = chunk
                 if shared_fs:
-                    runner.submit(name, work, s, k, str(run.path(s, k)))
+                    runner.submit(name, work, *chunk, str(run.path(*chunk)))
                 else:
-                    runner.submit(name, returned, work, s, k, str(run.path(s, k)))
+                    runner.submit(name, returned, work, *chunk, str(run.path(*chunk)))
+            if not plan.inflight:
+                break  # the streams left have run all their max_chunks chunks
             name, stats = runner.next_done()
-            s, k = inflight.pop(name)
+            s, k = plan.inflight.pop(name)
             run.stats[s][k] = _keep(stats, run.path(s, k))
             show()
-            if k + 1 >= max_empty and run.rows(s) == 0:
+            if max_empty is not None and k + 1 >= max_empty and run.rows(s) == 0:
                 raise RuntimeError(f"{s!r} produced no row in {k + 1} chunks of {chunk_events} events: "
                                    "check its settings (window, cuts)")
     finally:
         runner.cancel()
         bar.close()
     return run
+
+
+def write_parts_h5(path: str | os.PathLike, pieces: Sequence[tuple[str | os.PathLike, int]],
+                   keys: Sequence[str], attrs: Mapping[str, Any]) -> int:
+    """Assemble parts into one HDF5 file, atomically, with one part in memory at a time.
+
+    Dataset ``k`` of ``path`` is the rows ``[:take]`` of array ``k`` of every part ``(file, take)``
+    of ``pieces``, in order (gzip, fletcher32); the root attributes are ``attrs``, sealed
+    (:func:`colliderlab.data.formats._common.seal_attrs`). Returns the number of rows.
+    """
+    import h5py
+
+    from colliderlab.data.formats._common import seal_attrs
+
+    n = sum(int(take) for _, take in pieces)
+    with replacing(path) as tmp, h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
+        row = 0
+        for i, (part, take) in enumerate(pieces):
+            with np.load(part, allow_pickle=False) as z:
+                for k in keys:
+                    a = z[k][:take]
+                    if i == 0:  # same shape and dtype as create_dataset(data=all rows) would give
+                        f.create_dataset(k, shape=(n, *a.shape[1:]), dtype=a.dtype, compression="gzip",
+                                         fletcher32=True)
+                    if len(a):
+                        f[k][row:row + len(a)] = a
+            row += int(take)
+        f.attrs.update(attrs)
+        seal_attrs(f.attrs)  # the string attributes live outside HDF5's checksummed metadata
+    return n

@@ -1,11 +1,13 @@
 """Dijet samples for resonance searches on disk: parallel, resumable generation and reading.
 
 :func:`generate_dijets` runs :func:`colliderlab.physics.dijet.dijet_chunk` over chunks 0, 1, 2, ...
-of one kind ("qcd" or "wprime") until ``n_events`` selected events exist. Every finished chunk is
-saved atomically under ``OUT.parts/`` beside a manifest of the settings, so a killed run resumes
-where it stopped (same settings) or starts over (different settings); chunks are taken in order,
-so the file is the same whatever the number of workers. The final HDF5 file (written to a
-temporary name, then renamed) holds
+of one kind ("qcd" or "wprime") until ``n_events`` selected events exist, as tasks of
+:func:`colliderlab.data.chunks.run_chunks`: in this process, on a local Dask cluster or on an
+existing scheduler (:mod:`colliderlab.cluster`). Every finished chunk is saved atomically under
+``OUT.parts/`` beside a manifest of the settings, so a killed run resumes where it stopped (same
+settings) or starts over (different settings); chunks are taken in order, so the file is the same
+whatever the number of workers. The final HDF5 file (assembled from the parts one at a time under
+a temporary name, then renamed) holds
 
 * ``jet_p4`` (N, 2, 4) float64 (E, px, py, pz) of the two leading R = 1.0 jets, GeV;
 * ``tau`` (N, 2, 3) float64 N-subjettiness tau_1..3 of those jets;
@@ -28,8 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.atomic import replacing
-from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
+from colliderlab.cluster import ClusterConfig, task_runner
 from colliderlab.data.errors import DataFormatError, reading
 from colliderlab.data.formats._common import (
     attr_numbers,
@@ -37,17 +38,23 @@ from colliderlab.data.formats._common import (
     check_attrs,
     check_lengths,
     open_hdf5,
-    seal_attrs,
 )
 from colliderlab.physics.dijet import DIJET_KINDS, DijetConfig, dijet_chunk, dijet_features
 
 __all__ = ["FORMAT", "generate_dijets", "read_dijets"]
 
 FORMAT = "colliderlab-dijet"
+_STAGES = ("pythia", "detector", "jets")
 
 
-def _run_chunk(kind: str, config: DijetConfig, chunk: int, path: str) -> str:
-    return save_part(dijet_chunk(kind, config, chunk), path)
+def _run_chunk(config: DijetConfig, kind: str, chunk: int, path: str) -> dict[str, Any]:
+    """Task: chunk ``chunk`` of ``kind`` saved as a part; returns its stats."""
+    from colliderlab.data.chunks import ChunkStats, save_part
+
+    d = dijet_chunk(kind, config, chunk)
+    stats = ChunkStats(rows=len(d["jet_p4"]), events=int(d["n_generated"]),
+                       seconds=dict(zip(_STAGES, np.asarray(d["seconds"]).tolist(), strict=True)))
+    return save_part(d, path, stats)
 
 
 def generate_dijets(
@@ -57,14 +64,22 @@ def generate_dijets(
     config: DijetConfig | None = None,
     *,
     workers: int = 1,
+    cluster: ClusterConfig | None = None,
     progress: bool = True,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Generate ``n_events`` selected events of ``kind`` into ``path`` (see the module docstring).
 
+    Args:
+        workers: local worker processes when ``cluster`` is None (1: in this process, no cluster).
+        cluster: where the chunks run (a local Dask cluster or a scheduler address); overrides
+            ``workers``.
+
     Returns a summary: ``n_events``, ``n_generated``, ``chunks``, ``resumed_chunks``,
     ``wall_seconds`` and ``seconds`` per stage summed over chunks (CPU time of the workers).
     """
+    from colliderlab.data.chunks import plan_cluster, prepare_parts, run_chunks, write_parts_h5
+
     config = config or DijetConfig()
     if kind not in DIJET_KINDS:
         raise ValueError(f"unknown dijet kind {kind!r}; valid kinds: {', '.join(DIJET_KINDS)}")
@@ -73,41 +88,29 @@ def generate_dijets(
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    parts = prepare_parts(path, {"kind": kind, "config": asdict(config)})
-    run = run_chunks(parts, partial(_run_chunk, kind, config), n_wanted=n_events, kept=lambda d: len(d["jet_p4"]),
-                     chunk_events=config.chunk_events, expected_fraction=0.5, workers=workers,
-                     desc=f"dijet {kind}", progress=progress)
+    cluster, capacity = plan_cluster(workers, cluster)
+    if not cluster.inline():
+        from colliderlab.physics.clustering import fastjet_banner_once
+
+        fastjet_banner_once()  # FastJet's citation, once, here: the workers' copies are silenced
+    parts = prepare_parts(path.with_name(path.name + ".parts"), {"kind": kind, "config": asdict(config)})
+    with task_runner(cluster) as runner:
+        run = run_chunks(parts, partial(_run_chunk, config), (kind,), n_events, runner=runner,
+                         chunk_events=config.chunk_events, expected_fraction=0.5, capacity=capacity,
+                         max_empty=None, desc=f"dijet {kind}", unit="ev", progress=progress)
 
     # chunks in order until n_events: the same file for any number of workers
-    arrays: dict[str, list[np.ndarray]] = {"jet_p4": [], "tau": []}
-    n, n_gen, seconds, used = 0, 0, np.zeros(3), 0
-    for d in run.ordered():
-        if n >= n_events:
-            break
-        take = min(len(d["jet_p4"]), n_events - n)
-        arrays["jet_p4"].append(d["jet_p4"][:take])
-        arrays["tau"].append(d["tau"][:take])
-        n += take
-        n_gen += int(d["n_generated"])
-        seconds += d["seconds"]
-        used += 1
-    _write(path, {k: np.concatenate(v) for k, v in arrays.items()}, kind, config, n_gen, seconds)
+    used = run.used(kind, n_events)
+    stats = [run.stats[kind][k] for k in range(len(used))]
+    n_gen = sum(c.events for c in stats)
+    seconds = [sum(c.seconds.get(stage, 0.0) for c in stats) for stage in _STAGES]
+    attrs = {"format": FORMAT, "kind": kind, "config": json.dumps(asdict(config)), "n_generated": int(n_gen),
+             "seconds": seconds}
+    n = write_parts_h5(path, [(run.path(kind, k), take) for k, take in enumerate(used)], ("jet_p4", "tau"), attrs)
     shutil.rmtree(parts)
-    return {"path": str(path), "n_events": n, "n_generated": n_gen, "chunks": used, "resumed_chunks": run.resumed,
-            "wall_seconds": run.wall_seconds,
-            "seconds": dict(zip(("pythia", "detector", "jets"), seconds.tolist(), strict=True))}
-
-
-def _write(path: Path, arrays: dict[str, np.ndarray], kind: str, config: DijetConfig, n_generated: int,
-           seconds: np.ndarray) -> None:
-    import h5py
-
-    with replacing(path) as tmp, h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
-        for k, v in arrays.items():
-            f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
-        f.attrs.update({"format": FORMAT, "kind": kind, "config": json.dumps(asdict(config)),
-                        "n_generated": int(n_generated), "seconds": seconds.tolist()})
-        seal_attrs(f.attrs)  # the string attributes live outside HDF5's checksummed metadata
+    return {"path": str(path), "n_events": n, "n_generated": n_gen, "chunks": len(used),
+            "resumed_chunks": run.resumed, "wall_seconds": run.wall_seconds,
+            "seconds": dict(zip(_STAGES, seconds, strict=True))}
 
 
 def _check_shapes(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:

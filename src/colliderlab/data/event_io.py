@@ -2,10 +2,12 @@
 
 :func:`generate_events` runs :func:`colliderlab.physics.sm_events.event_chunk` over chunks 0, 1,
 2, ... of one process until ``n_events`` triggered events exist (or ``max_generated`` events
-were generated). Every finished chunk is saved atomically under ``OUT.parts/`` beside a
-manifest of the settings, so a killed run resumes where it stopped (same settings) or starts
-over (different settings); chunks are taken in order, so the file is the same whatever the
-number of workers. The final HDF5 file (written to a temporary name, then renamed) holds
+were generated), as tasks of :func:`colliderlab.data.chunks.run_chunks`: in this process, on a
+local Dask cluster or on an existing scheduler (:mod:`colliderlab.cluster`). Every finished
+chunk is saved atomically under ``OUT.parts/`` beside a manifest of the settings, so a killed
+run resumes where it stopped (same settings) or starts over (different settings); chunks are
+taken in order, so the file is the same whatever the number of workers. The final HDF5 file
+(assembled from the parts one at a time under a temporary name, then renamed) holds
 
 * ``features`` (N, F) float32, the high-level features
   (:data:`~colliderlab.physics.sm_events.FEATURE_NAMES`, also in the ``feature_names``
@@ -41,8 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.atomic import replacing
-from colliderlab.data.chunked import prepare_parts, run_chunks, save_part
+from colliderlab.cluster import ClusterConfig, task_runner
 from colliderlab.data.errors import DataFormatError, reading
 from colliderlab.data.formats._common import (
     attr_numbers,
@@ -51,7 +52,6 @@ from colliderlab.data.formats._common import (
     check_attrs,
     check_lengths,
     open_hdf5,
-    seal_attrs,
 )
 from colliderlab.physics.sm_events import (
     FEATURE_NAMES,
@@ -68,10 +68,17 @@ FORMAT = "colliderlab-events"
 OBJECT_KEYS: tuple[str, ...] = ("electrons", "muons", "jets", "met")
 _ARRAY_KEYS = ("features", *OBJECT_KEYS)
 _MB_TO_PB = 1e9
+_STAGES = ("pythia", "detector", "reconstruction")
 
 
-def _run_chunk(process: str, config: EventConfig, chunk: int, path: str) -> str:
-    return save_part(event_chunk(process, config, chunk), path)
+def _run_chunk(config: EventConfig, process: str, chunk: int, path: str) -> dict[str, Any]:
+    """Task: chunk ``chunk`` of ``process`` saved as a part; returns its stats."""
+    from colliderlab.data.chunks import ChunkStats, save_part
+
+    d = event_chunk(process, config, chunk)
+    stats = ChunkStats(rows=len(d["features"]), events=int(d["n_generated"]),
+                       seconds=dict(zip(_STAGES, np.asarray(d["seconds"]).tolist(), strict=True)))
+    return save_part(d, path, stats)
 
 
 def generate_events(
@@ -81,6 +88,7 @@ def generate_events(
     config: EventConfig | None = None,
     *,
     workers: int = 1,
+    cluster: ClusterConfig | None = None,
     progress: bool = True,
     overwrite: bool = False,
     max_generated: int | None = None,
@@ -93,7 +101,10 @@ def generate_events(
         process: one of :data:`~colliderlab.physics.sm_events.PROCESSES`.
         n_events: triggered events wanted; whole chunks are kept, so the file may hold a few more.
         config: sample settings (default :class:`EventConfig`).
-        workers: parallel worker processes (chunks are assigned in order: same file for any number).
+        workers: local worker processes when ``cluster`` is None (1: in this process, no cluster;
+            chunks are taken in order: same file for any number).
+        cluster: where the chunks run (a local Dask cluster or a scheduler address); overrides
+            ``workers``.
         progress: show a tqdm bar of triggered events.
         overwrite: replace an existing ``path``.
         max_generated: stop once this many events were generated even if fewer than
@@ -108,6 +119,8 @@ def generate_events(
         (sigma_gen x filter efficiency), ``chunks``, ``resumed_chunks``, ``wall_seconds``,
         ``ms_per_event`` (worker seconds per generated event) and ``seconds`` per stage.
     """
+    from colliderlab.data.chunks import plan_cluster, prepare_parts, run_chunks, write_parts_h5
+
     config = config or EventConfig()
     check_process(process)
     if n_events < 1 or workers < 1:
@@ -115,38 +128,59 @@ def generate_events(
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    parts = prepare_parts(path, {"process": process, "config": asdict(config)})
-    run = run_chunks(
-        parts,
-        partial(_run_chunk, process, config),
-        n_wanted=n_events,
-        kept=lambda d: len(d["features"]),
-        chunk_events=config.chunk_events,
-        expected_fraction=0.05,
-        workers=workers,
-        generated=lambda d: int(d["n_generated"]),
-        max_generated=max_generated,
-        max_seconds=max_seconds,
-        desc=f"events {process}",
-        progress=progress,
-    )
+    cluster, capacity = plan_cluster(workers, cluster)
+    if not cluster.inline():
+        from colliderlab.physics.clustering import fastjet_banner_once
 
-    # whole chunks in order until n_events (or max_generated): the same file for any number of workers
-    arrays: dict[str, list[np.ndarray]] = {k: [] for k in _ARRAY_KEYS}
-    n = n_generated = n_filtered = used = 0
-    sigma_sum, seconds = 0.0, np.zeros(3)
-    for d in run.ordered():
+        fastjet_banner_once()  # FastJet's citation, once, here: the workers' copies are silenced
+    parts = prepare_parts(path.with_name(path.name + ".parts"), {"process": process, "config": asdict(config)})
+    with task_runner(cluster) as runner:
+        run = run_chunks(parts, partial(_run_chunk, config), (process,), n_events, runner=runner,
+                         chunk_events=config.chunk_events, expected_fraction=0.05, capacity=capacity,
+                         max_generated=max_generated, max_seconds=max_seconds, max_empty=None,
+                         desc=f"events {process}", unit="ev", progress=progress)
+    used = _whole_chunks(run.prefix(process), n_events, max_generated)
+    pieces = [(run.path(process, k), c.rows) for k, c in enumerate(used)]
+    attrs = _event_attrs(process, config, used, pieces)
+    n = write_parts_h5(path, pieces, _ARRAY_KEYS, attrs)
+    shutil.rmtree(parts)
+    n_generated, seconds = attrs["n_generated"], attrs["seconds"]
+    rates = ("n_filtered", "sigma_gen_pb", "filter_efficiency", "trigger_efficiency")
+    return {
+        "path": str(path), "process": process, "n_events": n, "n_generated": n_generated,
+        **{k: attrs[k] for k in rates},
+        "sigma_pb": attrs["sigma_gen_pb"] * attrs["filter_efficiency"],
+        "chunks": len(used), "resumed_chunks": run.resumed, "wall_seconds": run.wall_seconds,
+        "ms_per_event": 1e3 * float(sum(seconds)) / max(n_generated, 1),
+        "seconds": dict(zip(_STAGES, seconds, strict=True)),
+    }
+
+
+def _whole_chunks(prefix: list[Any], n_events: int, max_generated: int | None) -> list[Any]:
+    """Stats of the chunks 0, 1, ... kept whole until ``n_events`` rows or ``max_generated`` events:
+    the same file for any number of workers."""
+    used: list[Any] = []
+    n = n_generated = 0
+    for c in prefix:
         if n >= n_events or (max_generated is not None and n_generated >= max_generated):
             break
-        for k in _ARRAY_KEYS:
-            arrays[k].append(d[k])
-        n += len(d["features"])
-        n_generated += int(d["n_generated"])
-        n_filtered += int(d["n_filtered"])
-        sigma_sum += float(d["sigma_gen_mb"]) * int(d["n_generated"])
-        seconds += d["seconds"]
-        used += 1
-    attrs = {
+        used.append(c)
+        n += c.rows
+        n_generated += c.events
+    return used
+
+
+def _event_attrs(process: str, config: EventConfig, used: list[Any],
+                 pieces: list[tuple[Path, int]]) -> dict[str, Any]:
+    """The file's root attributes from the stats of the chunks used and their parts' scalars."""
+    n = sum(c.rows for c in used)
+    n_generated = sum(c.events for c in used)
+    n_filtered, sigma_sum = 0, 0.0
+    for part, _ in pieces:
+        with np.load(part, allow_pickle=False) as z:  # reads only these two members
+            n_filtered += int(z["n_filtered"])
+            sigma_sum += float(z["sigma_gen_mb"]) * int(z["n_generated"])
+    return {
         "format": FORMAT,
         "process": process,
         "config": json.dumps(asdict(config)),
@@ -155,42 +189,11 @@ def generate_events(
         "sigma_gen_pb": sigma_sum / max(n_generated, 1) * _MB_TO_PB,
         "filter_efficiency": n_filtered / max(n_generated, 1),
         "trigger_efficiency": n / max(n_filtered, 1),
-        "seconds": seconds.tolist(),
+        "seconds": [sum(c.seconds.get(stage, 0.0) for c in used) for stage in _STAGES],
         "feature_names": list(FEATURE_NAMES),
         "lepton_fields": list(LEPTON_FIELDS),
         "jet_fields": list(JET_FIELDS),
     }
-    _write(path, {k: np.concatenate(v) for k, v in arrays.items()}, attrs)
-    shutil.rmtree(parts)
-    wall = run.wall_seconds
-    return {
-        "path": str(path),
-        "process": process,
-        "n_events": n,
-        "n_generated": n_generated,
-        "n_filtered": n_filtered,
-        "sigma_gen_pb": attrs["sigma_gen_pb"],
-        "filter_efficiency": attrs["filter_efficiency"],
-        "trigger_efficiency": attrs["trigger_efficiency"],
-        "sigma_pb": attrs["sigma_gen_pb"] * attrs["filter_efficiency"],
-        "chunks": used,
-        "resumed_chunks": run.resumed,
-        "wall_seconds": wall,
-        "ms_per_event": 1e3 * float(seconds.sum()) / max(n_generated, 1),
-        "seconds": dict(
-            zip(("pythia", "detector", "reconstruction"), seconds.tolist(), strict=True)
-        ),
-    }
-
-
-def _write(path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> None:
-    import h5py
-
-    with replacing(path) as tmp, h5py.File(tmp, "w", libver=("v110", "latest")) as f:  # checksummed metadata
-        for k, v in arrays.items():
-            f.create_dataset(k, data=v, compression="gzip", fletcher32=True)
-        f.attrs.update(attrs)
-        seal_attrs(f.attrs)  # the string attributes live outside HDF5's checksummed metadata
 
 
 def _check_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:

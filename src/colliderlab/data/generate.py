@@ -226,7 +226,7 @@ def generate_dataset(
         preset: the preset these settings come from (recorded in the provenance with its
             information content; None for custom processes).
     """
-    from colliderlab.data.chunks import prepare_parts, run_chunks
+    from colliderlab.data.chunks import plan_cluster, prepare_parts, run_chunks
     from colliderlab.data.shards import write_master
     from colliderlab.physics.detector import load_card
 
@@ -238,9 +238,7 @@ def generate_dataset(
     load_card(config.detector)  # fail early on an unknown card
     if n_jets <= 0:
         raise ValueError(f"n_jets must be positive, got {n_jets}")
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    cluster = cluster if cluster is not None else ClusterConfig(workers=workers)
+    cluster, capacity = plan_cluster(workers, cluster)
     out = Path(out)
     t_start = time.perf_counter()
     settings = _settings(processes, config, n_jets)
@@ -252,7 +250,6 @@ def generate_dataset(
             from colliderlab.physics.clustering import fastjet_banner_once
 
             fastjet_banner_once()  # FastJet's citation, once, here: the workers' copies are silenced
-        capacity = 1 if cluster.inline() else 2 * max(cluster.n_workers(), 1)
         run = run_chunks(parts, partial(_run_chunk, config), processes, n_jets, runner=runner,
                          chunk_events=config.chunk_events, capacity=capacity,
                          known=_known_chunks(manifest, processes), max_empty=_MAX_EMPTY_CHUNKS,
