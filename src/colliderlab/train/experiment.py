@@ -36,6 +36,13 @@ and every metric are turned back into the target's units. A ``trainer.loss = gau
 adds ``sigma`` (N, 1) to test_scores.h5 and pull metrics to results.json, both in the target's
 units (sigma propagated to first order from the transformed space).
 
+Streaming: ``data.stream`` (``true``, or ``auto`` for sharded samples above
+:data:`~colliderlab.train.config.STREAM_AUTO_JETS` jets) trains, validates and tests over
+streams of the sample (:mod:`colliderlab.train.stream`) instead of holding every jet's
+representation; the run directory is the same, the split a hash of (shard file name, row) with
+the same fractions, the standardiser fitted on the first
+:data:`~colliderlab.train.stream.STANDARDIZER_JETS` training jets.
+
 CHECKPOINT KEYS (``checkpoint_*.json``): ``format`` (``colliderlab-checkpoint-2``),
 ``checkpoint_id`` (the same in the ``.safetensors`` header and, for the last checkpoint, in
 ``resume_state.pt``: files of one save), ``colliderlab_version``, ``model_name``,
