@@ -202,6 +202,11 @@ def test_stream_config_choices(sample, toptag_file):
     assert experiment_from_dict(_exp(toptag_file, True)).data.streams() is True
     with pytest.raises(ValueError, match="choose one of false, true, auto"):
         experiment_from_dict(_exp(sample, "sometimes"))
+    from colliderlab.train.stream import stream_splits
+
+    cut = experiment_from_dict(_exp(sample, True, n_jets=100, val_path=str(toptag_file))).data
+    train, val, test, rep = stream_splits(cut, representation_config("particles", n_particles=8))
+    assert len(train) + len(test) == 100 and len(val) == 300 and rep.features != "auto"
     bdt = dataclasses.replace(experiment_from_dict(_exp(sample, True)), representation={"kind": "nsub"},
                               model=dataclasses.replace(experiment_from_dict({}).model, name="bdt"))
     with pytest.raises(ValueError, match="baseline"):
