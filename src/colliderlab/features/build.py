@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 from colliderlab.atomic import replacing
 from colliderlab.data.dataset import ArrayDataset
 
-__all__ = ["build_dataset"]
+__all__ = ["build_dataset", "iter_datasets"]
 
 # cache format per data source (calo 3: jet_p4 holds the visible energy, no longer the incident one)
 _CACHE_VERSION = {"jets": 2, "calo": 3}
@@ -142,6 +142,48 @@ def build_dataset(
     if cache is not None:
         _save_cache(cache, ds, rep_dict)
     return _with_target(ds, target), representation
+
+
+def iter_datasets(
+    path: str | os.PathLike,
+    representation: Any,
+    *,
+    chunk_size: int = 16_384,
+    progress: bool = False,
+    target: str | None = None,
+) -> Iterator[ArrayDataset]:
+    """The datasets of consecutive chunks of at most ``chunk_size`` jets of any supported file,
+    for scoring files larger than memory: as :func:`build_dataset` over each chunk (labels or
+    ``target``, ``jet_p4`` and ``truth_p4`` in ``meta``), with ``representation`` already
+    resolved (a trained run's) and no cache. Calorimeter representations read their file whole.
+
+    Raises:
+        ValueError: the file has no jets.
+    """
+    if getattr(representation, "source", "jets") != "jets":
+        yield build_dataset(path, representation, progress=progress, target=target)[0]
+        return
+    from colliderlab.data.formats import count_jets, iter_jets
+    from colliderlab.features.representations import representation_to_dict
+    from colliderlab.progress import progress as progress_bar
+
+    if target is not None:
+        from colliderlab.features.targets import check_target
+
+        check_target(target)
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+    rep_dict = representation_to_dict(representation)
+    n = count_jets(path)
+    if n == 0:
+        raise ValueError(f"{str(path)!r} has no jets")
+    bar = progress_bar(iter_jets(path, chunk_size=chunk_size), total=-(-n // chunk_size),
+                       desc=f"{representation.kind} features", unit="chunk", enabled=progress and n > chunk_size)
+    for jets in bar:
+        ds = ArrayDataset(representation.compute(jets), jets.label.astype(np.int64), tuple(jets.label_names),
+                          meta={"representation": rep_dict, "jet_p4": jets.jet_p4, "truth_p4": jets.truth_p4})
+        yield _with_target(ds, target)
 
 
 def _with_target(ds: ArrayDataset, target: str | None) -> ArrayDataset:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from colliderlab.configs import from_dict
 from colliderlab.train.trainer import TrainerConfig
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from colliderlab.features.targets import TargetTransform
 
 __all__ = [
+    "STREAM_AUTO_JETS",
     "DataConfig",
     "ModelSection",
     "ExperimentConfig",
@@ -33,6 +34,10 @@ __all__ = [
     "experiment_from_dict",
     "apply_overrides",
 ]
+
+
+STREAM_AUTO_JETS = 200_000
+"""``data.stream: auto`` streams a sharded master file of more jets than this."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,17 @@ class DataConfig:
     instead, ``target_reference`` a measured quantity (default: the target's measured
     counterpart, e.g. ``visible_energy`` for ``incident_energy``); see
     :class:`colliderlab.features.targets.TargetTransform`.
+
+    Streaming (:mod:`colliderlab.train.stream`, for samples larger than memory): ``stream``
+    is ``false`` (default: the representation of every jet is computed and held in memory),
+    ``true`` (train, validate and test over a stream of ``path``: a sharded master file or a
+    colliderlab jet file; the split is a hash of (shard file name, row) with the same fractions
+    and ``split_seed``; the standardiser is fitted on the first 20k training jets; classifier
+    runs of torch models only; ``cache_dir`` is not used), or ``auto`` (stream when ``path`` is a
+    sharded master file of more than 200k jets, after ``n_jets``). ``loader_workers``: DataLoader
+    processes reading shards and computing representations while the model trains (0: in the
+    training process; on a machine of 2 cores 0 or 1). ``shuffle_buffer``: rows each of them
+    shuffles through (memory: buffer + read chunk per worker).
     """
 
     path: str = ""
@@ -62,13 +78,32 @@ class DataConfig:
     target: str | None = None
     target_transform: str = "none"
     target_reference: str | None = None
+    stream: bool | Literal["auto"] = False
+    loader_workers: int = 0
+    shuffle_buffer: int = 10_000
 
     def __post_init__(self) -> None:
+        if self.stream not in (True, False, "auto"):
+            raise ValueError(f"data.stream = {self.stream!r}: choose one of false, true, auto")
+        if self.loader_workers < 0 or self.shuffle_buffer < 0:
+            raise ValueError("data.loader_workers and data.shuffle_buffer must be >= 0")
         if self.target is None:
             if self.target_transform != "none" or self.target_reference is not None:
                 raise ValueError("data.target_transform and data.target_reference need data.target")
             return
         self.transform()  # unknown transforms, references or targets fail here, listing the valid ones
+
+    def streams(self) -> bool:
+        """Whether the run streams its data: ``stream`` true, or ``auto`` and ``path`` a sharded
+        master file of more than :data:`STREAM_AUTO_JETS` jets (after ``n_jets``)."""
+        if self.stream != "auto":
+            return bool(self.stream)
+        from colliderlab.data.formats import count_jets, detect_format
+
+        if not self.path or detect_format(self.path) != "colliderlab-sharded":
+            return False
+        n = count_jets(self.path)
+        return min(n, self.n_jets if self.n_jets is not None else n) > STREAM_AUTO_JETS
 
     def transform(self) -> TargetTransform:
         """The :class:`~colliderlab.features.targets.TargetTransform` of the target (reference resolved)."""

@@ -36,6 +36,13 @@ and every metric are turned back into the target's units. A ``trainer.loss = gau
 adds ``sigma`` (N, 1) to test_scores.h5 and pull metrics to results.json, both in the target's
 units (sigma propagated to first order from the transformed space).
 
+Streaming: ``data.stream`` (``true``, or ``auto`` for sharded samples above
+:data:`~colliderlab.train.config.STREAM_AUTO_JETS` jets) trains, validates and tests over
+streams of the sample (:mod:`colliderlab.train.stream`) instead of holding every jet's
+representation; the run directory is the same, the split a hash of (shard file name, row) with
+the same fractions, the standardiser fitted on the first
+:data:`~colliderlab.train.stream.STANDARDIZER_JETS` training jets.
+
 CHECKPOINT KEYS (``checkpoint_*.json``): ``format`` (``colliderlab-checkpoint-2``),
 ``checkpoint_id`` (the same in the ``.safetensors`` header and, for the last checkpoint, in
 ``resume_state.pt``: files of one save), ``colliderlab_version``, ``model_name``,
@@ -154,6 +161,15 @@ def _datasets(cfg: ExperimentConfig, progress: bool) -> tuple[Any, Any, Any, Any
     return train, val, test, rep
 
 
+def _streams(cfg: ExperimentConfig, spec: Any, task: Any) -> tuple[Any, Any, Any, Any]:
+    """Train, validation and test streams (``data.stream``, :mod:`colliderlab.train.stream`)."""
+    from colliderlab.train.stream import check_streamable, stream_splits
+
+    rep = _representation(cfg)
+    check_streamable(spec, task, rep)
+    return stream_splits(cfg.data, rep)
+
+
 def _check_run_dir(run_dir: Path, cfg: ExperimentConfig, resume: bool) -> None:
     import yaml
 
@@ -204,10 +220,17 @@ def run_experiment(
     spec = resolve_model(cfg.model.name)
     cfg, task = resolve_task(cfg, spec)
     _check_run_dir(run_dir, cfg, resume)
-    train, val, test, rep = _datasets(cfg, progress)
+    streaming = cfg.data.streams()
+    train, val, test, rep = (_streams(cfg, spec, task) if streaming else _datasets(cfg, progress))
     data = task.prepare(cfg, train, val, test)
-    std = Standardizer.fit(data.train.arrays, rep.standardize)
-    data = data.map(lambda ds: dataclasses.replace(ds, arrays=std.apply(ds.arrays)))
+    if streaming:  # fitted on the first training jets; every block is standardised as it is read
+        from colliderlab.train.stream import STANDARDIZER_JETS
+
+        std = Standardizer.fit(data.train.subset(slice(0, STANDARDIZER_JETS)).arrays, rep.standardize)
+        data = data.map(lambda ds: ds.with_standardizer(std))
+    else:
+        std = Standardizer.fit(data.train.arrays, rep.standardize)
+        data = data.map(lambda ds: dataclasses.replace(ds, arrays=std.apply(ds.arrays)))
     resolved = dataclasses.replace(cfg, representation=representation_to_dict(rep))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text(run_dir / "config.yaml", yaml.safe_dump(resolved.to_dict(), sort_keys=False))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,6 +164,13 @@ def run_plots(run_dir: Path, probs: np.ndarray, labels: np.ndarray, class_names:
 
 # ---------------------------------------------------------------------------- loading
 
+PREDICT_CHUNK = 16_384  # jets read, featurised and scored at once by predict / evaluate (a multiple of 1024)
+
+
+def _joined(parts: list[np.ndarray | None]) -> np.ndarray | None:
+    """The chunks' arrays end to end (None when the chunks have none)."""
+    return None if any(p is None for p in parts) else np.concatenate(parts)
+
 
 @dataclass
 class LoadedRun:
@@ -183,35 +190,46 @@ class LoadedRun:
     def predict_proba(self, jets_path: str | os.PathLike, *, batch_size: int = 1024,
                       progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Classifiers: class probabilities (N, C) of every jet of a file (any format), and its
-        labels. Regression runs: predictions (N, 1) and true targets (N, 1), in the target's units."""
+        labels. Regression runs: predictions (N, 1) and true targets (N, 1), in the target's units.
+        The file is read and scored in chunks of :data:`PREDICT_CHUNK` jets (a sharded master file
+        too): memory holds one chunk and the outputs."""
         if self.target:
             pred, _, labels = self.predict_regression(jets_path, batch_size=batch_size, progress=progress)
             return pred, labels
-        ds, labels = self._dataset(jets_path, progress)
-        if self.is_baseline:
-            return self.model.predict_proba(flat(ds)), labels
-        return softmax(self._outputs(ds, batch_size)), labels
+        probs, labels = [], []
+        for ds, lab in self._chunks(jets_path, progress):
+            probs.append(self.model.predict_proba(flat(ds)) if self.is_baseline
+                         else softmax(self._outputs(ds, batch_size)))
+            labels.append(lab)
+        return np.concatenate(probs), _joined(labels)
 
     def predict_regression(self, jets_path: str | os.PathLike, *, batch_size: int = 1024,
                            progress: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Regression runs: predictions (N, 1), their predicted uncertainties (N, 1; None unless
         the head is a ``gaussian_nll`` one) and the true targets (N, 1), all in the target's
-        units (a ``data.target_transform`` is undone with the file's own reference values)."""
+        units (a ``data.target_transform`` is undone with the file's own reference values).
+        Scored in chunks, as :meth:`predict_proba`."""
         if not self.target:
             raise ValueError(f"{self.run_dir} is a classifier; use predict_proba")
-        ds, labels = self._dataset(jets_path, progress)
-        pred, sigma = regression_outputs(self._outputs(ds, batch_size), self.target, ds)
-        return pred, sigma, labels
+        preds, sigmas, labels = [], [], []
+        for ds, lab in self._chunks(jets_path, progress):
+            pred, sigma = regression_outputs(self._outputs(ds, batch_size), self.target, ds)
+            preds.append(pred)
+            sigmas.append(sigma)
+            labels.append(lab)
+        return np.concatenate(preds), _joined(sigmas), np.concatenate(labels)
 
-    def _dataset(self, jets_path: str | os.PathLike, progress: bool) -> tuple[Any, np.ndarray | None]:
-        """The standardised dataset of a file and its labels (class indices or targets)."""
-        from colliderlab.features.build import build_dataset
+    def _chunks(self, jets_path: str | os.PathLike, progress: bool) -> Iterator[tuple[Any, np.ndarray | None]]:
+        """The standardised datasets of consecutive chunks of a file and their labels (class
+        indices in this run's order, or targets)."""
+        from colliderlab.features.build import iter_datasets
 
         check_run_inputs(self, jets_path)  # a file lacking a field the run reads is refused
         name = self.target["name"] if self.target else None
-        ds, _ = build_dataset(jets_path, self.representation, progress=progress, target=name)
-        labels = self.map_labels(ds) if name is None else ds.labels
-        return dataclasses.replace(ds, arrays=self.standardizer.apply(ds.arrays)), labels
+        for ds in iter_datasets(jets_path, self.representation, chunk_size=PREDICT_CHUNK, progress=progress,
+                                target=name):
+            labels = self.map_labels(ds) if name is None else ds.labels
+            yield dataclasses.replace(ds, arrays=self.standardizer.apply(ds.arrays)), labels
 
     def _outputs(self, ds: Any, batch_size: int) -> np.ndarray:
         """Raw outputs: logits (N, C), or standardised regression outputs (N, 1 or 2)."""

@@ -81,6 +81,8 @@ class Fitted:
 
 # ---------------------------------------------------------------------------- tasks
 
+IMAGE_PLOT_JETS = 20_000  # the average jet images of an image run are drawn from the first test jets
+
 
 @dataclass(frozen=True)
 class Task:
@@ -123,7 +125,8 @@ class ClassifierTask(Task):
             if meta["representation"]["kind"] == "image":  # average jet image per class
                 from colliderlab.plots import plot_images
 
-                plot_images(data.test.arrays["image"], data.test.labels, data.train.class_names,
+                shown = data.test.subset(slice(0, IMAGE_PLOT_JETS))  # bounded for streamed test splits
+                plot_images(shown.arrays["image"], shown.labels, data.train.class_names,
                             run_dir / "plots" / "images.png", extent=meta["representation"].get("extent", 1.6))
         return results
 
@@ -315,7 +318,7 @@ def fit_torch(req: FitRequest) -> Fitted:
     from colliderlab.train.trainer import Trainer
 
     cfg, spec, train = req.cfg, req.spec, req.data.train
-    dims = req.representation.dims(train.arrays)
+    dims = req.representation.dims(train.subset(slice(0, 64)).arrays)  # shapes only (streamed splits too)
     fields = {f.name for f in dataclasses.fields(spec.config_cls)}
     dims = {k: v for k, v in dims.items() if k in fields}  # e.g. layer shapes only for CNNs
     n_out = req.task.n_outputs(cfg, train.class_names)
