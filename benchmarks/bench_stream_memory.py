@@ -2,7 +2,7 @@
 
 A base sample of Pythia jets (top and QCD, 14 TeV, pT 550-650 GeV, ideal detector, no MPI, 64
 constituent slots) is generated once (``--base-jets``, cached in ``--work-dir``) and cut into
-sharded samples with :func:`colliderlab.data.shards.shard_file` ``repeat``: **the shards repeat the
+sharded samples with :func:`colliderlab.data.sharding.shard_file` ``repeat``: **the shards repeat the
 same generated jets** (a 1M-jet sample is the base sample written over and over), which is
 what a memory and throughput benchmark needs and says nothing about physics performance.
 
@@ -87,7 +87,7 @@ def base_sample(work: Path, n_jets: int) -> Path:
 
 def sharded_sample(work: Path, base: Path, n_jets: int, base_jets: int) -> Path:
     """A sharded sample of ``n_jets`` jets: the base sample repeated (reused when present)."""
-    from colliderlab.data.shards import shard_file
+    from colliderlab.data.sharding import shard_file
 
     repeat = max(n_jets // base_jets, 1)
     out = work / f"stream-{base_jets}x{repeat}.h5"

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from colliderlab.data.h5 import read_h5, write_h5  # noqa: E402
-from colliderlab.data.shards import shard_file  # noqa: E402
+from colliderlab.data.sharding import shard_file  # noqa: E402
 from colliderlab.data.stream_plan import Source, SplitSpec, StreamPlan, sample_sources  # noqa: E402
 from colliderlab.features.representations import representation_config  # noqa: E402
 from colliderlab.jets import JetBatch  # noqa: E402
