@@ -124,3 +124,21 @@ def test_scores_of_another_sample_are_refused(setup, tmp_path):
     predict_shards.predict_sharded(run, other.master, out, progress=False, overwrite=True)
     _same(out, ref)
     assert len(list(shards_dir(out).glob("scores-*.h5"))) == 3
+    with pytest.raises(FileExistsError, match="not a folder of score shards"):  # a jet sample is never replaced
+        predict_shards.predict_sharded(run, master, other.master, progress=False, overwrite=True)
+    with pytest.raises(ValueError, match="the sample's own master file"):
+        predict_shards.predict_sharded(run, master, master, progress=False, overwrite=True)
+
+
+def test_baseline_run_scores_the_same_sharded(setup, toptag_file, tmp_path):
+    """A BDT baseline (no torch model) goes through the same per-shard path."""
+    _, master, _ = setup
+    names = ["mass", "mass_sd", "tau21", "tau32", "n_constituents", "girth", "ptd"]
+    cfg = experiment_from_dict({
+        "name": "pred-shards-bdt", "data": {"path": toptag_file, "cache_dir": str(tmp_path / "cache")},
+        "representation": {"kind": "observables", "names": names}, "model": {"name": "bdt"},
+    })
+    run = tmp_path / "bdt"
+    run_experiment(cfg, run, progress=False, plots=False)
+    ref, _ = read_scores(predict_run(run, toptag_file, tmp_path / "ref.h5", progress=False))
+    _same(predict_shards.predict_sharded(run, master, tmp_path / "scores.h5", progress=False), ref)

@@ -155,25 +155,39 @@ def predict_shard(job: ShardJob) -> dict[str, Any]:
                             extra={"source_sha256": job.source_sha256}))
 
 
+def _old_manifest(folder: Path) -> Manifest | None:
+    """The score manifest already in ``folder`` (None when there is no folder or it is empty).
+
+    Raises:
+        FileExistsError: the folder holds something else (a jet sample's shards, other files):
+            it is never replaced, not even with ``overwrite``.
+    """
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return None
+    try:
+        return Manifest.load(folder, fmt=SCORE_SHARDS.format)
+    except (FileNotFoundError, DataFormatError):
+        raise FileExistsError(f"{folder} exists and is not a folder of score shards (no score manifest); it is "
+                              "not replaced: choose another --out or remove it") from None
+
+
 def _score_manifest(out: Path, settings: dict[str, Any], label_names: Sequence[str],
                     sources: dict[int, ShardInfo], overwrite: bool) -> Manifest:
     """The score manifest of ``out``: resumed (finished shards that still match kept) when the
-    shards folder holds the same settings; a folder of another run or sample is refused unless
-    ``overwrite``."""
+    shards folder holds the same settings; the scores of another run or sample are refused
+    unless ``overwrite``."""
     folder = shards_dir(out)
     identity = {k: settings[k] for k in ("sample_id", "run_id", "allow_missing")}
     manifest = Manifest.new(settings, label_names, 0)  # scores carry no particles
     manifest = dataclasses.replace(manifest, sample_id=Manifest.digest(identity), format=SCORE_SHARDS.format)
-    if folder.exists() and not overwrite:
-        try:
-            old = Manifest.load(folder, fmt=SCORE_SHARDS.format)
-        except (FileNotFoundError, DataFormatError):
-            old = None
-        if old is None or old.sample_id != manifest.sample_id:
-            what = (f"the scores of run {old.settings.get('run')} on sample {old.settings.get('sample_id')}"
-                    if old else "something other than score shards")
-            raise FileExistsError(f"{folder} holds {what}, not of this run on this sample: shards of another "
-                                  "run or sample are refused. Choose another --out or pass --overwrite")
+    old = _old_manifest(folder)
+    if old is not None and old.sample_id != manifest.sample_id and not overwrite:
+        raise FileExistsError(f"{folder} holds the scores of run {old.settings.get('run')} on sample "
+                              f"{old.settings.get('sample_id')}, not of this run on this sample: shards of another "
+                              "run or sample are refused. Choose another --out or pass --overwrite")
+    if old is not None and (overwrite or old.sample_id != manifest.sample_id):
+        shutil.rmtree(folder)
+    elif old is not None:
         bad = shard_problems(folder, old, full=True, kind=SCORE_SHARDS)
         for s in old.shards:
             src = sources.get(s.index)
@@ -184,8 +198,6 @@ def _score_manifest(out: Path, settings: dict[str, Any], label_names: Sequence[s
                 (folder / s.file).unlink(missing_ok=True)
         for tmp in folder.glob(".*.tmp-*"):  # left by a killed worker
             tmp.unlink(missing_ok=True)
-    elif folder.exists():
-        shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     manifest.save(folder)
     return manifest
