@@ -42,12 +42,30 @@ def add_evaluate(sub: Any) -> None:
 
 
 def add_predict(sub: Any) -> None:
-    """``colliderlab predict RUN_DIR --data FILE --out SCORES.h5``."""
+    """``colliderlab predict RUN_DIR --data FILE --out SCORES.h5 [--workers N] [--scheduler ADDR]``.
+
+    A sharded sample (its master file) is scored shard by shard, one task per shard, into sharded
+    scores: ``OUT.shards/scores-K.h5``, a manifest, and a master ``OUT`` that reads like a single
+    score file (:mod:`colliderlab.train.predict_shards`); a killed run resumes. ``--workers 1``
+    (the default) scores the shards one after the other in this process, each in chunks, so memory
+    stays bounded; more workers start a local Dask cluster; ``--scheduler`` (or
+    ``$COLLIDERLAB_SCHEDULER``) uses an existing one. Any other file is scored in this process.
+    """
     p = sub.add_parser("predict", help="write class probabilities of every jet of a file to HDF5")
     p.add_argument("run_dir")
-    p.add_argument("--data", required=True, help="jet file (any format colliderlab reads)")
+    p.add_argument("--data", required=True, help="jet file (any format colliderlab reads), or the master file of "
+                   "a sharded sample (scored shard by shard into sharded scores)")
     p.add_argument("--out", required=True, help="output HDF5: scores (N, C), labels (N,) when known")
     _add_allow_missing(p)
+    p.add_argument("--workers", type=int, default=1,
+                   help="sharded samples: local Dask worker processes, one shard each at a time (default 1: "
+                        "in this process, shard after shard, memory bounded)")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="sharded samples: address of a running Dask scheduler (tcp://HOST:8786; default "
+                        "$COLLIDERLAB_SCHEDULER, else a local cluster of --workers processes)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="sharded samples: replace OUT.shards when it holds the scores of another run or sample")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def add_convert_run(sub: Any) -> None:
@@ -126,9 +144,19 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
-    from colliderlab.train.runs import predict_run
+    from colliderlab.data.formats import detect_format
 
-    out = predict_run(a.run_dir, a.data, a.out, allow_missing=a.allow_missing)
+    if detect_format(a.data) == "colliderlab-sharded":
+        from colliderlab.cluster import ClusterConfig
+        from colliderlab.train.predict_shards import predict_sharded
+
+        cluster = ClusterConfig(workers=a.workers, scheduler=a.scheduler)
+        out = predict_sharded(a.run_dir, a.data, a.out, cluster=cluster, allow_missing=a.allow_missing,
+                              overwrite=a.overwrite, progress=not a.quiet)
+    else:
+        from colliderlab.train.runs import predict_run
+
+        out = predict_run(a.run_dir, a.data, a.out, allow_missing=a.allow_missing, progress=not a.quiet)
     print(f"wrote {out}")
     return 0
 

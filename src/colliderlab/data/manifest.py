@@ -17,8 +17,10 @@ from colliderlab.data.errors import DataFormatError
 __all__ = [
     "MANIFEST",
     "MANIFEST_FORMAT",
+    "JET_SHARDS",
     "Manifest",
     "ShardInfo",
+    "ShardKind",
     "check_shards",
     "file_sha256",
     "is_sharded",
@@ -30,6 +32,28 @@ __all__ = [
 
 MANIFEST_FORMAT = "colliderlab-shards-1"
 MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ShardKind:
+    """How a kind of sharded file is tied together (jets here; scores in
+    :mod:`colliderlab.train.score_shards`).
+
+    Attributes:
+        link: root attribute of the master file: JSON ``{"manifest": <relative path>, "sample_id": ...}``.
+        attr: root attribute of each shard: JSON ``{"sample_id": ..., "index": k}``.
+        format: the manifest's ``format`` entry.
+        redo: what the message of an unusable shard tells the reader to do.
+    """
+
+    link: str = "sharded"
+    attr: str = "shard"
+    format: str = MANIFEST_FORMAT
+    redo: str = "Regenerate with the same command (only those shards are recomputed)"
+
+
+#: Sharded jet samples.
+JET_SHARDS = ShardKind()
 
 
 def shards_dir(master: str | os.PathLike) -> Path:
@@ -113,15 +137,17 @@ class Manifest:
         return write_json(Path(folder) / MANIFEST, d, indent=1)
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> Manifest:
+    def load(cls, folder: str | os.PathLike, *, fmt: str = MANIFEST_FORMAT) -> Manifest:
+        """The manifest in ``folder``; ``fmt``: the format it must have (another kind's is refused)."""
         path = Path(folder) / MANIFEST
         try:
             d = json.loads(path.read_text())
-            if d.get("format") != MANIFEST_FORMAT:
-                raise ValueError(f"format={d.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+            if d.get("format") != fmt:
+                raise ValueError(f"format={d.get('format')!r}, expected {fmt!r}")
             return cls(sample_id=str(d["sample_id"]), settings=dict(d["settings"]),
                        label_names=[str(x) for x in d["label_names"]], n_particles=int(d["n_particles"]),
-                       shards=[ShardInfo.from_dict(s) for s in d["shards"]], complete=bool(d["complete"]))
+                       shards=[ShardInfo.from_dict(s) for s in d["shards"]], complete=bool(d["complete"]),
+                       format=fmt)
         except FileNotFoundError:
             raise
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -138,18 +164,18 @@ class Manifest:
         return out
 
 
-def _shard_identity(path: Path) -> dict[str, Any] | None:
+def _shard_identity(path: Path, attr: str = "shard") -> dict[str, Any] | None:
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
-            raw = f.attrs.get("shard")
+            raw = f.attrs.get(attr)
         return json.loads(raw) if raw is not None else None
     except (OSError, ValueError):
         return None
 
 
-def _shard_problem(folder: Path, info: ShardInfo, sample_id: str, full: bool) -> str | None:
+def _shard_problem(folder: Path, info: ShardInfo, sample_id: str, full: bool, attr: str) -> str | None:
     """Why shard ``info`` is unusable (None when it is fine)."""
     path = folder / info.file
     if not path.is_file():
@@ -157,9 +183,9 @@ def _shard_problem(folder: Path, info: ShardInfo, sample_id: str, full: bool) ->
     size = path.stat().st_size
     if size != info.bytes:
         return f"shard {info.file} has {size} bytes, the manifest records {info.bytes}"
-    ident = _shard_identity(path)
+    ident = _shard_identity(path, attr)
     if ident is None:
-        return f"shard {info.file} is not a readable shard (no 'shard' attribute)"
+        return f"shard {info.file} is not a readable shard (no {attr!r} attribute)"
     if ident.get("sample_id") != sample_id:
         return (f"shard {info.file} belongs to sample {ident.get('sample_id')!r}, not to this manifest's "
                 f"{sample_id!r} (shards of another manifest are refused)")
@@ -170,12 +196,13 @@ def _shard_problem(folder: Path, info: ShardInfo, sample_id: str, full: bool) ->
     return None
 
 
-def shard_problems(folder: str | os.PathLike, manifest: Manifest, *, full: bool = False) -> dict[int, str]:
+def shard_problems(folder: str | os.PathLike, manifest: Manifest, *, full: bool = False,
+                   kind: ShardKind = JET_SHARDS) -> dict[int, str]:
     """Shard index -> what is wrong with it, for every unusable shard of ``manifest``."""
     folder = Path(folder)
     out = {}
     for info in manifest.shards:
-        problem = _shard_problem(folder, info, manifest.sample_id, full)
+        problem = _shard_problem(folder, info, manifest.sample_id, full, kind.attr)
         if problem is not None:
             out[info.index] = problem
     return out
@@ -186,16 +213,18 @@ def is_sharded(attrs: Mapping[str, Any]) -> bool:
     return "sharded" in attrs
 
 
-def master_link(master: Path, attrs: Mapping[str, Any]) -> tuple[Path, str]:
-    raw = attrs["sharded"]
+def master_link(master: Path, attrs: Mapping[str, Any], link: str = "sharded") -> tuple[Path, str]:
+    """The shards folder and sample id a master file (root attributes ``attrs``) points to."""
+    raw = attrs[link]
     try:
-        link = json.loads(raw)
-        return (master.parent / link["manifest"]).parent, str(link["sample_id"])
+        target = json.loads(raw)
+        return (master.parent / target["manifest"]).parent, str(target["sample_id"])
     except (ValueError, KeyError, TypeError):
-        raise DataFormatError(master, f"attribute sharded={raw!r} is not a JSON manifest link") from None
+        raise DataFormatError(master, f"attribute {link}={raw!r} is not a JSON manifest link") from None
 
 
-def check_shards(master: str | os.PathLike, attrs: Mapping[str, Any], *, full: bool = False) -> Manifest:
+def check_shards(master: str | os.PathLike, attrs: Mapping[str, Any], *, full: bool = False,
+                 kind: ShardKind = JET_SHARDS) -> Manifest:
     """Check the shards behind master file ``master`` (root attributes ``attrs``) against its
     manifest; returns the manifest.
 
@@ -204,21 +233,20 @@ def check_shards(master: str | os.PathLike, attrs: Mapping[str, Any], *, full: b
             ``full``) corrupt shard; reading on would give zeros in their place.
     """
     master = Path(master)
-    folder, sample_id = master_link(master, attrs)
+    folder, sample_id = master_link(master, attrs, kind.link)
     try:
-        manifest = Manifest.load(folder)
+        manifest = Manifest.load(folder, fmt=kind.format)
     except FileNotFoundError:
         raise DataFormatError(master, f"its shard manifest {folder / MANIFEST} is missing") from None
     if manifest.sample_id != sample_id:
         raise DataFormatError(master, f"the manifest in {folder} is for sample {manifest.sample_id!r}, the "
                                       f"master file for {sample_id!r} (mixed manifests are refused)")
-    problems = shard_problems(folder, manifest, full=full)
+    problems = shard_problems(folder, manifest, full=full, kind=kind)
     if problems:
         listed = "; ".join(problems[k] for k in sorted(problems)[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise DataFormatError(master, f"{len(problems)} of {len(manifest.shards)} shards in {folder} are "
-                                      f"unusable: {listed}{more}. Regenerate with the same command (only "
-                                      "those shards are recomputed)")
+                                      f"unusable: {listed}{more}. {kind.redo}")
     return manifest
 
 

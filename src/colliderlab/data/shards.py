@@ -34,10 +34,12 @@ import numpy as np
 from colliderlab.atomic import replacing
 from colliderlab.data.errors import DataFormatError
 from colliderlab.data.manifest import (
+    JET_SHARDS,
     MANIFEST,
     MANIFEST_FORMAT,
     Manifest,
     ShardInfo,
+    ShardKind,
     check_shards,
     file_sha256,
     is_sharded,
@@ -50,7 +52,9 @@ from colliderlab.jets import JetBatch
 
 __all__ = [
     "MANIFEST_FORMAT",
+    "JET_SHARDS",
     "Manifest",
+    "ShardKind",
     "ShardInfo",
     "ShardedSample",
     "check_shards",

@@ -48,11 +48,12 @@ def ensure_public_toptag_sample(n_jets: int, data_dir: str | os.PathLike, *, det
 
 
 def read_test_scores(run_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """A finished binary run's test-split signal scores (N,) and labels (N,) from test_scores.h5."""
-    import h5py
+    """A finished binary run's test-split signal scores (N,) and labels (N,) from test_scores.h5
+    (a single score file or the master of sharded scores, its shards checked)."""
+    from colliderlab.train.score_shards import read_scores
 
-    with h5py.File(Path(run_dir) / "test_scores.h5", "r") as f:
-        return f["scores"][:, -1].astype(np.float64), f["labels"][:].astype(np.int64)
+    arrays, _ = read_scores(Path(run_dir) / "test_scores.h5")
+    return arrays["scores"][:, -1].astype(np.float64), arrays["labels"].astype(np.int64)
 
 
 
