@@ -1,6 +1,7 @@
 """A worker for tests/train/test_ddp.py, started by ``torch.distributed.run``: trains a small
 DNN with :class:`Trainer` on a dataset whose rank shares have different sizes (rank 0 takes 3/4
-of the jets, so 3x the steps of rank 1), then resumes the run for one more epoch. Each rank
+of the jets, so 3x the steps of rank 1), then resumes the run for one more epoch, and checks
+what DDP refuses (a model's own training_step, a global batch that does not divide). Each rank
 writes ``OUT/<phase>/rank<R>.json`` (steps, history, parameter hash) through
 ``COLLIDERLAB_DDP_DEBUG_DIR``."""
 
@@ -55,6 +56,32 @@ def main(out: Path) -> None:
             trainer = Trainer(model, replace(config, epochs=epochs), out / "run")
             result = trainer.fit(train, val, resume=True)
             assert ctx.world_size == 2 and len(result.history) == epochs, (ctx, result)
+        _refusals(config)
+
+
+class OwnStep(torch.nn.Module):
+    """A model with its own training_step (as GANs and flows have)."""
+
+    input_names = ("x",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(6, 2)
+
+    def training_step(self, batch, ctx):  # pragma: no cover - never reached under DDP
+        raise AssertionError
+
+
+def _refusals(config: TrainerConfig) -> None:
+    """Under DDP: a custom training_step, and a global batch that does not divide, are refused."""
+    for model, cfg, what in ((OwnStep(), config, "training_step"), (OwnStep().lin, replace(config, batch_size=15),
+                                                                     "divide evenly")):
+        try:
+            Trainer(model, cfg)
+        except (NotImplementedError, ValueError) as err:
+            assert what in str(err), err
+        else:
+            raise AssertionError(f"not refused: {what}")
 
 
 if __name__ == "__main__":

@@ -160,9 +160,11 @@ def init_distributed(device: str = "auto", num_threads: int = 0) -> DistContext:
         num_threads: torch threads of this process (0: the node's cores divided among its
             ``LOCAL_WORLD_SIZE`` processes, at least 1).
     """
+    from colliderlab.train.trainer_config import resolve_device
+
     world = _env_int("WORLD_SIZE", 1)
     if world <= 1:
-        return DistContext(device=_resolve(device, 0))
+        return DistContext(device=resolve_device(device))
     import torch
     import torch.distributed as dist
 
