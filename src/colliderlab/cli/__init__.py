@@ -8,7 +8,7 @@
     colliderlab list                # processes, presets, detector cards
     colliderlab demo                # observables + BDT on a small toptag sample
     colliderlab models              # registered models, presets, parameter counts
-    colliderlab train EXPERIMENT.yaml [--set trainer.lr=3e-4 ...] [--run-dir DIR]
+    colliderlab train EXPERIMENT.yaml [--set trainer.lr=3e-4 ...] [--run-dir DIR] [--nproc-per-node N]
     colliderlab evaluate RUN_DIR --data FILE
     colliderlab predict RUN_DIR --data FILE --out SCORES.h5
     colliderlab convert-run RUN_DIR [--keep-legacy]   # old pickled checkpoints -> safetensors + JSON

@@ -28,6 +28,12 @@ def add_train(sub: Any) -> None:
     p.add_argument("--run-dir", help="run directory (default runs/<experiment name>)")
     p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--nproc-per-node", type=int, metavar="N",
+                   help="train data-parallel (DDP) in N processes started by PyTorch's elastic launcher (torchrun); "
+                        "trainer.batch_size is then the global batch. Several nodes: run torchrun yourself "
+                        "(python -m colliderlab.train; see its docstring)")
+    p.add_argument("--master-port", type=int, help="with --nproc-per-node: rendezvous on 127.0.0.1:PORT "
+                   "(default: a free port, torchrun --standalone)")
 
 
 def add_evaluate(sub: Any) -> None:
@@ -124,9 +130,18 @@ def cmd_train(a: argparse.Namespace) -> int:
 
         cfg = replace(cfg, trainer=replace(cfg.trainer, progress=False))
     run_dir = a.run_dir or f"runs/{cfg.name}"
+    if a.nproc_per_node:
+        from colliderlab.train.launch import launch
+        from colliderlab.train.trainer_config import resolve_device
+
+        worker = [a.experiment, "--run-dir", run_dir, *(x for o in a.overrides for x in ("--set", o))]
+        worker += ["--no-resume"] * a.no_resume + ["--quiet"] * a.quiet
+        device = resolve_device(cfg.trainer.device).type
+        return launch(worker, a.nproc_per_node, device_type=device, master_port=a.master_port)
     res = run_experiment(cfg, run_dir, resume=not a.no_resume, progress=not a.quiet)
-    print(json.dumps({k: v for k, v in res.items() if not isinstance(v, dict)}, default=float))
-    print(f"run directory: {run_dir}")
+    if res:  # rank 0 of a multi-process run, or the only process
+        print(json.dumps({k: v for k, v in res.items() if not isinstance(v, dict)}, default=float))
+        print(f"run directory: {run_dir}")
     return 0
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 __all__ = [
     "ArrayDataset",
+    "RankShard",
     "Standardizer",
     "split_indices",
     "check_labels",
@@ -75,17 +76,87 @@ class ArrayDataset:
         Shuffling uses ``numpy.random.default_rng(seed)``, so an epoch's order depends only on
         ``seed`` (the trainer passes ``seed + epoch``): a resumed run sees the same batches.
         """
+        n = len(self)
+        order = self.epoch_order(shuffle, seed)
+        stop = n - n % batch_size if drop_last and n >= batch_size else n
+        yield from self.batches_of(order[:stop], batch_size, device)
+
+    def epoch_order(self, shuffle: bool, seed: int) -> np.ndarray:
+        """(J,) the order :meth:`batches` visits the jets in: ``default_rng(seed)``'s permutation
+        when ``shuffle``, else ``0 .. J-1``."""
+        n = len(self)
+        return np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+
+    def batches_of(self, index: np.ndarray, batch_size: int, device: Any = "cpu") -> Iterator[dict[str, Any]]:
+        """Batches of the jets ``index`` (in that order), ``batch_size`` at a time (the last may be short)."""
         import torch
 
-        n = len(self)
-        order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
-        stop = n - n % batch_size if drop_last and n >= batch_size else n
         tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.arrays.items()}
         tensors["label"] = torch.from_numpy(np.ascontiguousarray(self.labels))
         tensors["weight"] = torch.from_numpy(np.ascontiguousarray(self.weights))
-        for start in range(0, stop, batch_size):
-            idx = torch.from_numpy(order[start : start + batch_size])
+        for start in range(0, len(index), batch_size):
+            idx = torch.from_numpy(np.ascontiguousarray(index[start : start + batch_size]))
             yield {k: v.index_select(0, idx).to(device, non_blocking=True) for k, v in tensors.items()}
+
+    def for_rank(self, rank: int, world_size: int) -> RankShard:
+        """Process ``rank``'s share of this dataset out of ``world_size`` (data-parallel training):
+        a :class:`RankShard` view, nothing copied."""
+        return RankShard(self, rank, world_size)
+
+
+@dataclass
+class RankShard:
+    """Rank ``rank``'s share of ``parent`` when ``world_size`` processes train together (DDP).
+
+    The share is every ``world_size``-th entry of each epoch's order, starting at ``rank``:
+    unshuffled, the jets ``i`` with ``i % world_size == rank``; shuffled, the same positions of the
+    parent's seeded permutation. :meth:`batches` with a per-rank ``batch_size`` ``b`` cuts the
+    parent's order into global batches of ``b * world_size`` jets (dropping the short last one
+    under ``drop_last`` exactly as the parent does at that size) and hands this rank its ``b``.
+    So, at equal global batch, the ranks' step-``s`` batches together are exactly the parent's
+    step-``s`` batch: ``world_size`` processes see the jets one process would, step by step, and
+    every rank takes the same number of steps (with ``drop_last``).
+    """
+
+    parent: ArrayDataset
+    rank: int
+    world_size: int
+
+    def __post_init__(self) -> None:
+        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
+            raise ValueError(f"rank {self.rank} is not in a world of {self.world_size} processes")
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.parent), self.world_size))
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.parent.class_names
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Labels of the unshuffled share (jets ``rank::world_size``)."""
+        return self.parent.labels[self.rank :: self.world_size]
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.parent.weights[self.rank :: self.world_size]
+
+    def batches(
+        self,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+        device: Any = "cpu",
+    ) -> Iterator[dict[str, Any]]:
+        """This rank's ``batch_size`` jets of each global batch of ``batch_size * world_size``
+        (see the class docstring); the arguments mean what they mean for the parent."""
+        n, step = len(self.parent), batch_size * self.world_size
+        order = self.parent.epoch_order(shuffle, seed)
+        stop = n - n % step if drop_last and n >= step else n
+        yield from self.parent.batches_of(order[:stop][self.rank :: self.world_size], batch_size, device)
 
 
 def check_labels(labels: np.ndarray, class_names: Sequence[str], what: str = "training set") -> None:

@@ -203,25 +203,46 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Train ``cfg`` into ``run_dir`` and evaluate on the test split; returns ``results.json``.
 
+    Started as several processes by PyTorch's elastic launcher (``torchrun ... -m
+    colliderlab.train``, or ``colliderlab train --nproc-per-node N``), every rank builds the
+    datasets (rank 0 first, so the others read its cache), trains its share data-parallel
+    (:mod:`colliderlab.train.distributed`), and rank 0 alone writes the run directory and
+    returns the results (the other ranks return ``{}``). Baselines train in one process only.
+
     The model's spec declares its task and backend
     (:func:`colliderlab.models.registry.resolve_model`); ``data.target`` makes a run a regression.
     The task (:data:`colliderlab.train.tasks.TASKS`) prepares the labels and writes the results,
     the backend (:data:`colliderlab.train.tasks.BACKENDS`) fits the model. A run killed part-way
     is continued from ``checkpoint_last`` when called again with the same configuration.
     """
+    from colliderlab.models.registry import resolve_model
+    from colliderlab.train.distributed import distributed
+
+    run_dir = Path(run_dir)
+    spec = resolve_model(cfg.model.name)
+    cfg, task = resolve_task(cfg, spec)
+    with distributed(cfg.trainer.device, cfg.trainer.num_threads) as dist:
+        if dist.enabled and spec.backend != "torch":
+            raise ValueError(f"{cfg.model.name!r} is a {spec.backend} baseline, trained in one process: "
+                             "drop --nproc-per-node (or torchrun)")
+        _check_run_dir(run_dir, cfg, resume)
+        with dist.main_first():  # rank 0 writes the representation cache, the others read it
+            train, val, test, rep = (_streams(cfg, spec, task) if cfg.data.streams()
+                                     else _datasets(cfg, progress and dist.is_main))
+        return _train(cfg, spec, task, run_dir, (train, val, test, rep), resume, plots, dist.is_main)
+
+
+def _train(cfg: ExperimentConfig, spec: Any, task: Any, run_dir: Path, splits: tuple[Any, Any, Any, Any],
+           resume: bool, plots: bool, is_main: bool) -> dict[str, Any]:
+    """Standardise, write ``config.yaml``, fit and (rank 0) finish the run; see :func:`run_experiment`."""
     import yaml
 
     from colliderlab import __version__
     from colliderlab.data.dataset import Standardizer
     from colliderlab.features.representations import representation_to_dict
-    from colliderlab.models.registry import resolve_model
 
-    run_dir = Path(run_dir)
-    spec = resolve_model(cfg.model.name)
-    cfg, task = resolve_task(cfg, spec)
-    _check_run_dir(run_dir, cfg, resume)
     streaming = cfg.data.streams()
-    train, val, test, rep = (_streams(cfg, spec, task) if streaming else _datasets(cfg, progress))
+    train, val, test, rep = splits
     data = task.prepare(cfg, train, val, test)
     if streaming:  # fitted on the first training jets; every block is standardised as it is read
         from colliderlab.train.stream import STANDARDIZER_JETS
@@ -232,8 +253,9 @@ def run_experiment(
         std = Standardizer.fit(data.train.arrays, rep.standardize)
         data = data.map(lambda ds: dataclasses.replace(ds, arrays=std.apply(ds.arrays)))
     resolved = dataclasses.replace(cfg, representation=representation_to_dict(rep))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir / "config.yaml", yaml.safe_dump(resolved.to_dict(), sort_keys=False))
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(run_dir / "config.yaml", yaml.safe_dump(resolved.to_dict(), sort_keys=False))
     meta = {
         "colliderlab_version": __version__,
         "model_name": cfg.model.name,
@@ -245,4 +267,4 @@ def run_experiment(
         "input_fields": input_fields(rep),  # the input contract: what predict/evaluate/export check
     }
     fitted = BACKENDS[spec.backend](FitRequest(cfg, spec, task, data, rep, run_dir, meta, resume))
-    return task.finish(cfg, run_dir, fitted, data, meta, plots)
+    return task.finish(cfg, run_dir, fitted, data, meta, plots) if is_main else {}

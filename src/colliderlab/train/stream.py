@@ -250,6 +250,9 @@ class StreamingDataset:
         kw = dict(standardizer=self.standardizer, config=self.config, rank=self.rank, world_size=self.world_size)
         return StreamingDataset(self.plan, self.representation, self.class_names, **{**kw, **changes})
 
+    #: a rank's view holds a consecutive block of the unshuffled order (for gathering its outputs)
+    rank_layout = "contiguous"
+
     def for_rank(self, rank: int, world_size: int) -> StreamingDataset:
         """The view of DDP rank ``rank`` of ``world_size``: about 1/world_size of the split, every
         jet in exactly one rank's view per epoch (the ranks' shares change with the epoch's seed)."""

@@ -21,6 +21,10 @@ loss) by defining
 
 Everything else (epochs, schedules, checkpoints, metrics, resume) is shared.
 
+Started by PyTorch's elastic launcher as several processes, the trainer trains data-parallel
+(DDP; :mod:`colliderlab.train.distributed`): ``batch_size`` is the global batch, rank 0 alone
+writes, checkpoints hold the unwrapped model. Models with their own ``training_step`` are refused there.
+
 Two hooks let later work (decorrelation, calibration, searches) plug in without touching the loop:
 
 * ``loss_terms``: named callables ``(outputs, batch) -> scalar tensor`` added to the default
@@ -36,7 +40,6 @@ Two hooks let later work (decorrelation, calibration, searches) plug in without 
 from __future__ import annotations
 
 import contextlib
-import csv
 import math
 import os
 import random
@@ -48,7 +51,6 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.atomic import replacing
 from colliderlab.metrics import mean_ovr_auc, softmax
 from colliderlab.train.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -61,8 +63,16 @@ from colliderlab.train.checkpoint import (
     save_resume_state,
     set_rng_state,
 )
+from colliderlab.train.distributed import init_distributed, write_debug
+from colliderlab.train.epoch_log import tensorboard_writer, write_metrics_csv
 from colliderlab.train.hooks import Callback, LossTerm, StepContext
-from colliderlab.train.trainer_config import TrainerConfig, resolve_device
+from colliderlab.train.trainer_config import (
+    TrainerConfig,
+    class_weights,
+    make_optimizer,
+    make_schedulers,
+    resolve_device,
+)
 
 __all__ = [
     "TrainerConfig", "StepContext", "Trainer", "TrainResult", "Callback", "LossTerm", "resolve_device",
@@ -111,12 +121,14 @@ class Trainer:
         import torch
 
         self.config = config
-        self.device = resolve_device(config.device)
+        self.dist = init_distributed(config.device, config.num_threads)  # one process unless launched as several
+        self.device = self.dist.device
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
         self.model = model.to(self.device)
+        self.net = self.model  # what the training step calls: the DDP wrapper during a multi-process fit
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.meta = dict(meta or {})
         self.use_amp = bool(config.amp and self.device.type == "cuda")
@@ -127,59 +139,26 @@ class Trainer:
             raise ValueError(f"{type(model).__name__} brings its own training_step; add loss terms there")
         if "loss" in self.loss_terms:
             raise ValueError("a loss term cannot be named 'loss' (the total's name)")
+        if self.dist.enabled and self.custom:
+            raise NotImplementedError(
+                f"{type(model).__name__} brings its own training_step, which multi-process (DDP) training does "
+                "not support; train it in one process (without --nproc-per-node or torchrun)"
+            )
+        if config.batch_size % self.dist.world_size:
+            raise ValueError(
+                f"trainer.batch_size = {config.batch_size} is the global batch and must divide evenly among "
+                f"the {self.dist.world_size} processes"
+            )
         self.callbacks = list(callbacks)
         self.should_stop = False
         if hasattr(model, "configure_optimizers"):
             self.optimizers = list(model.configure_optimizers(config))
         else:
-            self.optimizers = [self._make_optimizer(model.parameters())]
+            self.optimizers = [make_optimizer(config, model.parameters())]
         self.schedulers: list[Any] = []
         self.class_weight_tensor = None
 
     # ------------------------------------------------------------------ setup
-    def _make_optimizer(self, params: Any) -> Any:
-        import torch
-
-        c = self.config
-        if c.optimizer == "adam":
-            return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
-        if c.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
-        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
-
-    def _make_schedulers(self, total_steps: int) -> None:
-        import torch
-
-        c = self.config
-        self.schedulers = []
-        for opt in self.optimizers:
-            if c.schedule == "cosine":
-                self.schedulers.append(torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(total_steps, 1)))
-            elif c.schedule == "onecycle":
-                self.schedulers.append(
-                    torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=max(total_steps, 1))
-                )
-            elif c.schedule == "plateau":
-                mode = "min" if c.monitor == "val_loss" else "max"
-                self.schedulers.append(
-                    torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=mode, factor=0.5, patience=2)
-                )
-
-    def _class_weights(self, labels: np.ndarray, n_classes: int) -> Any:
-        import torch
-
-        cw = self.config.class_weights
-        if cw is None or self.config.task != "classification":
-            return None
-        if cw == "balanced":
-            counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-            w = len(labels) / (n_classes * np.maximum(counts, 1))
-        else:
-            if len(cw) != n_classes:
-                raise ValueError(f"trainer.class_weights has {len(cw)} entries for {n_classes} classes")
-            w = np.asarray(cw, np.float64)
-        return torch.tensor(w, dtype=torch.float32, device=self.device)
-
     def autocast(self) -> Any:
         import torch
 
@@ -219,7 +198,7 @@ class Trainer:
 
     def _default_step(self, batch: Mapping[str, Any], ctx: StepContext) -> dict[str, float]:
         with self.autocast():
-            out = self.model(*self._inputs(batch))
+            out = self.net(*self._inputs(batch))
         loss = self._loss(out, batch)
         logs = {}
         for name, term in self.loss_terms.items():
@@ -248,7 +227,9 @@ class Trainer:
         return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)
 
     def evaluate(self, data: Any) -> dict[str, float]:
-        """Validation metrics: loss, and accuracy and AUC for classifiers."""
+        """Validation metrics: loss, and accuracy and AUC for classifiers. Under several processes
+        each predicts its share (``data.for_rank``) and the outputs are gathered, so every rank
+        gets the metrics of the whole set."""
         import torch
 
         if self.custom:
@@ -263,7 +244,9 @@ class Trainer:
                         sums[key] = sums.get(key, 0.0) + float(v) * k
                     n += k
             return {f"val_{k}": v / max(n, 1) for k, v in sums.items()}
-        out = self.predict(data)
+        out = self.predict(data) if not self.dist.enabled else self.dist.gather_rows(
+            self.predict(data.for_rank(self.dist.rank, self.dist.world_size)), len(data),
+            getattr(data, "rank_layout", "interleaved"))
         labels = data.labels
         t_out = torch.from_numpy(out)
         batch = {"label": torch.from_numpy(labels), "weight": torch.from_numpy(data.weights)}
@@ -283,6 +266,7 @@ class Trainer:
         return {
             **self.meta,
             "trainer_config": asdict(self.config),
+            "world_size": self.dist.world_size,
             "epoch": epoch,
             "step": step,
             "best_metric": best,
@@ -322,17 +306,6 @@ class Trainer:
         set_rng_state(rs["rng"])
         return ck["epoch"] + 1, ck["step"], ck["best_metric"], ck["best_epoch"], ck["bad_epochs"], ck["history"]
 
-    def _write_csv(self, history: list[dict[str, float]]) -> None:
-        if self.run_dir is None or not history:
-            return
-        keys: list[str] = []
-        for row in history:
-            keys += [k for k in row if k not in keys]
-        with replacing(self.run_dir / "metrics.csv") as tmp, open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(history)
-
     # ------------------------------------------------------------------ loop
     def fit(self, train: Any, val: Any | None = None, *, resume: bool = True) -> TrainResult:
         """Train; with ``resume`` and a ``checkpoint_last`` in ``run_dir``, continue from it.
@@ -346,7 +319,10 @@ class Trainer:
             raise ValueError("the training set is empty")
         steps_per_epoch = self._prepare(train)
         progress = self._start(train, resume)
-        writer = _tensorboard(self.run_dir)
+        if self.dist.enabled:
+            self.net = self._wrap_ddp()
+            train = train.for_rank(self.dist.rank, self.dist.world_size)
+        writer = tensorboard_writer(self.run_dir) if self.dist.is_main else None
         t0 = time.perf_counter()
         stopped = self.should_stop = False
         step_fn = self.model.training_step if self.custom else self._default_step
@@ -359,18 +335,29 @@ class Trainer:
                 break
         if writer is not None:
             writer.close()
+        self.net = self.model
+        self.dist.barrier()  # rank 0's last checkpoint is written before any rank goes on
+        write_debug(self.dist, self.model, steps=progress.step, epochs=len(progress.history),
+                    train_loss=[r.get("train_loss") for r in progress.history])
         return TrainResult(
             epochs_run=len(progress.history), steps=progress.step, best_epoch=progress.best_epoch,
             best_metric=float("nan") if progress.best is None else float(progress.best), history=progress.history,
             stopped_early=stopped, seconds=time.perf_counter() - t0,
         )
 
+    def _wrap_ddp(self) -> Any:
+        """The model in ``DistributedDataParallel`` (which copies rank 0's weights to every rank)."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device] if self.device.type == "cuda" else None
+        return DistributedDataParallel(self.model, device_ids=ids)
+
     def _prepare(self, train: Any) -> int:
         """Seed, check the labels, set class weights and schedules; returns the steps per epoch."""
         import torch
 
         c = self.config
-        torch.manual_seed(c.seed)
+        torch.manual_seed(c.seed + self.dist.rank)  # ranks draw different dropout masks
         np.random.seed(c.seed % 2**32)
         random.seed(c.seed)
         n_classes = len(getattr(train, "class_names", ()) or ())
@@ -378,10 +365,11 @@ class Trainer:
             from colliderlab.data.dataset import check_labels
 
             check_labels(train.labels, train.class_names or [str(i) for i in range(int(train.labels.max()) + 1)])
-            self.class_weight_tensor = self._class_weights(train.labels, max(n_classes, int(train.labels.max()) + 1))
+            self.class_weight_tensor = class_weights(c, train.labels, max(n_classes, int(train.labels.max()) + 1),
+                                                     self.device)
         steps_per_epoch = max(len(train) // c.batch_size, 1)
         total = steps_per_epoch * c.epochs if c.max_steps is None else min(c.max_steps, steps_per_epoch * c.epochs)
-        self._make_schedulers(total)
+        self.schedulers = make_schedulers(c, self.optimizers, total)
         return steps_per_epoch
 
     def _start(self, train: Any, resume: bool) -> _Progress:
@@ -397,21 +385,52 @@ class Trainer:
     def _train_epoch(self, train: Any, epoch: int, progress: _Progress, step_fn: Callable[..., dict[str, float]],
                      steps_per_epoch: int) -> dict[str, float]:
         """One epoch of optimiser steps (callbacks after each); returns the epoch's row of metrics.
-        A bar over the batches on a terminal; elsewhere only :meth:`_end_epoch`'s line per epoch."""
+        A bar over the batches on a terminal; elsewhere only :meth:`_end_epoch`'s line per epoch.
+        Under several processes each takes its ``batch_size / world_size`` share of every global
+        batch, a rank out of batches joins (``Join``), and the row is reduced over the ranks."""
         from colliderlab.progress import interactive
         from colliderlab.progress import progress as progress_bar
+        from colliderlab.train.distributed import catch_up
 
-        c = self.config
+        c, dist = self.config, self.dist
         self.model.train()
         te = time.perf_counter()
-        sums: dict[str, float] = {}
-        n_batches = 0
         bar = progress_bar(
-            train.batches(c.batch_size, shuffle=True, seed=c.seed * 1000 + epoch, drop_last=True,
+            train.batches(c.batch_size // dist.world_size, shuffle=True, seed=c.seed * 1000 + epoch, drop_last=True,
                           device=self.device),
             total=steps_per_epoch, desc=f"epoch {epoch + 1}/{c.epochs}", unit="batch",
-            enabled=c.progress and interactive(), leave=False,
+            enabled=c.progress and interactive() and dist.is_main, leave=False,
         )
+        start = progress.step
+        with self._join():
+            sums, n_batches = self._steps(bar, progress, step_fn)
+        if dist.enabled:  # sums and counts of the per-step losses over the ranks
+            keys = ["loss", *self.loss_terms]
+            totals = dist.reduce([sums.get(k, 0.0) for k in keys] + [n_batches])
+            sums, n_batches = dict(zip(keys, totals[:-1], strict=True)), int(totals[-1])
+            stepped = self.schedulers if c.schedule in ("cosine", "onecycle") else []
+            progress.step = start + catch_up(dist, progress.step - start, self.optimizers, stepped)
+        row: dict[str, float] = {"epoch": epoch + 1, "step": progress.step}
+        row.update({f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()})
+        row["lr"] = self.optimizers[0].param_groups[0]["lr"]
+        row["train_seconds"] = dist.reduce([time.perf_counter() - te], "max")[0]
+        return row
+
+    def _join(self) -> Any:
+        """``Join`` over the DDP model when several processes train (uneven shards), else nothing."""
+        if not self.dist.enabled:
+            return contextlib.nullcontext()
+        from torch.distributed.algorithms.join import Join
+
+        return Join([self.net])
+
+    def _steps(self, bar: Any, progress: _Progress, step_fn: Callable[..., dict[str, float]]) -> tuple[
+            dict[str, float], int]:
+        """The optimiser steps over ``bar``'s batches; returns the sums of the step results and the
+        number of steps."""
+        c = self.config
+        sums: dict[str, float] = {}
+        n_batches = 0
         for batch in bar:
             ctx = StepContext(self.optimizers, self.device, self.scaler, self.autocast, c.grad_clip, progress.step,
                               self.model)
@@ -429,11 +448,7 @@ class Trainer:
                 cb.on_step_end(self, progress.step, res)
             if self.should_stop or (c.max_steps is not None and progress.step >= c.max_steps):
                 break
-        row: dict[str, float] = {"epoch": epoch + 1, "step": progress.step}
-        row.update({f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()})
-        row["lr"] = self.optimizers[0].param_groups[0]["lr"]
-        row["train_seconds"] = time.perf_counter() - te
-        return row
+        return sums, n_batches
 
     def _end_epoch(self, row: dict[str, float], val: Any | None, epoch: int, progress: _Progress, writer: Any) -> bool:
         """Validate, run the epoch callbacks, track the monitor, log and checkpoint; returns
@@ -460,14 +475,15 @@ class Trainer:
         if writer is not None:
             for k, v in row.items():
                 writer.add_scalar(k, v, progress.step)
-        if c.progress:
+        if c.progress and self.dist.is_main:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step"))
             write_line(f"epoch {epoch + 1}: {shown}")
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.dist.is_main:
             self._save(better, self.checkpoint_meta(epoch, progress.step, progress.best, progress.best_epoch,
                                                     progress.bad, progress.history))
-            self._write_csv(progress.history)
-        return bool(self.should_stop or (c.patience and progress.bad >= c.patience))
+            write_metrics_csv(self.run_dir / "metrics.csv", progress.history)
+        stop = bool(self.should_stop or (c.patience and progress.bad >= c.patience))
+        return bool(self.dist.reduce([stop], "max")[0])  # every rank stops if one does
 
 
 @dataclass
@@ -482,13 +498,3 @@ class _Progress:
     best_epoch: int = -1
     bad: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def _tensorboard(run_dir: Path | None) -> Any:
-    if run_dir is None:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional
-        return None
-    return SummaryWriter(str(run_dir / "tensorboard"))
