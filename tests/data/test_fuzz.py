@@ -164,12 +164,21 @@ def _write_lhco(path: Path) -> None:
     write_lhco_features(path, jet_p4, tau, np.arange(10) % 2)
 
 
-def _write_dijets(path: Path) -> None:
-    from colliderlab.data.dijet_io import _write
+def _write_dijets(path: Path) -> None:  # as generate_dijets assembles its parts
+    import json
+    from dataclasses import asdict
+
+    from colliderlab.data.chunks import ChunkStats, save_part, write_parts_h5
+    from colliderlab.data.dijet_io import FORMAT
     from colliderlab.physics.dijet import DijetConfig
 
     jet_p4, tau = _dijet_arrays(seed=6)
-    _write(path, {"jet_p4": jet_p4, "tau": tau}, "qcd", DijetConfig(), 20, np.ones(3))
+    part = path.with_name("dijet-part.npz")
+    save_part({"jet_p4": jet_p4, "tau": tau}, part, ChunkStats(rows=len(jet_p4), events=20))
+    attrs = {"format": FORMAT, "kind": "qcd", "config": json.dumps(asdict(DijetConfig())), "n_generated": 20,
+             "seconds": [1.0, 1.0, 1.0]}
+    write_parts_h5(path, [(part, len(jet_p4))], ("jet_p4", "tau"), attrs)
+    part.unlink()
 
 
 def _write_adc(path: Path) -> None:  # h5py, as the public files
@@ -186,8 +195,8 @@ def _write_adc(path: Path) -> None:  # h5py, as the public files
                                            b"Ten_Jet_class_4"])
 
 
-def _write_events(path: Path) -> None:
-    from colliderlab.data.event_io import _write
+def _write_events(path: Path) -> None:  # as generate_events assembles its parts
+    from colliderlab.data.chunks import ChunkStats, save_part, write_parts_h5
     from colliderlab.physics.sm_events import FEATURE_NAMES, JET_FIELDS, LEPTON_FIELDS
 
     rng = np.random.default_rng(8)
@@ -201,7 +210,10 @@ def _write_events(path: Path) -> None:
              "n_filtered": 50, "sigma_gen_pb": 800.0, "filter_efficiency": 0.5, "trigger_efficiency": 0.16,
              "seconds": [1.0, 2.0, 3.0], "feature_names": list(FEATURE_NAMES),
              "lepton_fields": list(LEPTON_FIELDS), "jet_fields": list(JET_FIELDS)}
-    _write(path, arrays, attrs)
+    part = path.with_name("events-part.npz")
+    save_part(arrays, part, ChunkStats(rows=n, events=100))
+    write_parts_h5(path, [(part, n)], list(arrays), attrs)
+    part.unlink()
 
 
 def _read_jets(path: Path) -> Any:
