@@ -60,6 +60,10 @@ def run_fingerprint(run_dir: str | os.PathLike) -> str:
     base = run_dir / "baseline"
     files = sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() else [
         run_dir / "checkpoint_best.safetensors", run_dir / "checkpoint_best.json"]
+    if not base.is_dir():
+        from colliderlab.train.checkpoint import checkpoint_exists
+
+        checkpoint_exists(run_dir / "checkpoint_best")  # an old pickled run: the message says how to convert it
     h = hashlib.sha256()
     for p in files:
         if not p.is_file():
