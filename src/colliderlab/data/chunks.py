@@ -32,7 +32,7 @@ from colliderlab.cluster import ClusterConfig, TaskRunner
 
 __all__ = [
     "ChunkRun", "ChunkStats", "load_part", "plan_cluster", "prepare_parts", "returned", "run_chunks",
-    "save_part", "write_parts_h5",
+    "save_chunk", "save_part", "write_parts_h5",
 ]
 
 _STATS_KEY = "_chunk_stats"
@@ -57,6 +57,15 @@ def save_part(arrays: Mapping[str, Any], path: str | os.PathLike, stats: ChunkSt
     with replacing(path, keep_suffix=True) as tmp:  # np.savez appends .npz to any other name
         np.savez(tmp, **arrays, **{_STATS_KEY: np.bytes_(json.dumps(asdict(stats)).encode())})
     return asdict(stats)
+
+
+def save_chunk(arrays: Mapping[str, Any], path: str | os.PathLike, rows_key: str,
+               stages: Sequence[str]) -> dict[str, Any]:
+    """:func:`save_part` of a chunk dict that carries ``n_generated`` and per-stage ``seconds``
+    (in ``stages`` order) beside its arrays; rows are counted on ``arrays[rows_key]``."""
+    stats = ChunkStats(rows=len(arrays[rows_key]), events=int(arrays["n_generated"]),
+                       seconds=dict(zip(stages, np.asarray(arrays["seconds"]).tolist(), strict=True)))
+    return save_part(arrays, path, stats)
 
 
 def load_part(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -49,12 +49,9 @@ _STAGES = ("pythia", "detector", "jets")
 
 def _run_chunk(config: DijetConfig, kind: str, chunk: int, path: str) -> dict[str, Any]:
     """Task: chunk ``chunk`` of ``kind`` saved as a part; returns its stats."""
-    from colliderlab.data.chunks import ChunkStats, save_part
+    from colliderlab.data.chunks import save_chunk
 
-    d = dijet_chunk(kind, config, chunk)
-    stats = ChunkStats(rows=len(d["jet_p4"]), events=int(d["n_generated"]),
-                       seconds=dict(zip(_STAGES, np.asarray(d["seconds"]).tolist(), strict=True)))
-    return save_part(d, path, stats)
+    return save_chunk(dijet_chunk(kind, config, chunk), path, "jet_p4", _STAGES)
 
 
 def generate_dijets(

@@ -73,12 +73,9 @@ _STAGES = ("pythia", "detector", "reconstruction")
 
 def _run_chunk(config: EventConfig, process: str, chunk: int, path: str) -> dict[str, Any]:
     """Task: chunk ``chunk`` of ``process`` saved as a part; returns its stats."""
-    from colliderlab.data.chunks import ChunkStats, save_part
+    from colliderlab.data.chunks import save_chunk
 
-    d = event_chunk(process, config, chunk)
-    stats = ChunkStats(rows=len(d["features"]), events=int(d["n_generated"]),
-                       seconds=dict(zip(_STAGES, np.asarray(d["seconds"]).tolist(), strict=True)))
-    return save_part(d, path, stats)
+    return save_chunk(event_chunk(process, config, chunk), path, "features", _STAGES)
 
 
 def generate_events(
