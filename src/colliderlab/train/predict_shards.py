@@ -40,9 +40,8 @@ from colliderlab.data.shards import (
     shard_problems,
     shards_dir,
 )
-from colliderlab.metrics import softmax
 from colliderlab.train.contract import check_run_inputs, with_allow_missing
-from colliderlab.train.runs import LoadedRun, flat, load_run, regression_outputs, write_scores
+from colliderlab.train.runs import LoadedRun, load_run, write_scores
 from colliderlab.train.score_shards import SCORE_SHARDS, score_shard_name, write_score_master
 
 __all__ = ["ShardJob", "predict_shard", "predict_sharded", "run_fingerprint"]
@@ -110,29 +109,6 @@ class ShardJob:
     chunk_jets: int = CHUNK_JETS
 
 
-def _predict_chunk(run: LoadedRun, path: str, start: int, stop: int, batch_size: int = 1024,
-                   ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Jets ``[start, stop)`` of ``path`` scored as :meth:`LoadedRun.predict_proba` /
-    ``predict_regression`` score a whole file: (scores (n, C) or predictions (n, 1), sigma
-    (n, 1) or None, labels (n,) / targets (n, 1) or None)."""
-    from colliderlab.features.build import build_dataset
-
-    name = run.target["name"] if run.target else None
-    ds, _ = build_dataset(path, run.representation, start=start, stop=stop, target=name)
-    labels = run.map_labels(ds) if name is None else ds.labels
-    ds = dataclasses.replace(ds, arrays=run.standardizer.apply(ds.arrays))
-    if run.target:
-        pred, sigma = regression_outputs(run._outputs(ds, batch_size), run.target, ds)
-        return pred, sigma, labels
-    if run.is_baseline:
-        return run.model.predict_proba(flat(ds)), None, labels
-    return softmax(run._outputs(ds, batch_size)), None, labels
-
-
-def _joined(parts: list[np.ndarray | None]) -> np.ndarray | None:
-    return None if not parts or parts[0] is None else np.concatenate(parts)
-
-
 def predict_shard(job: ShardJob) -> dict[str, Any]:
     """Score one input shard, ``job.chunk_jets`` jets at a time, and write its score shard
     atomically (the datasets and attributes of :func:`~colliderlab.train.runs.write_scores`, plus
@@ -143,10 +119,12 @@ def predict_shard(job: ShardJob) -> dict[str, Any]:
     inputs = check_run_inputs(run, job.source)
     with h5py.File(job.source, "r") as f:
         n = len(f["label"])
-    outs: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] = []
-    for start in range(0, n, job.chunk_jets):
-        outs.append(_predict_chunk(run, job.source, start, min(start + job.chunk_jets, n)))
-    scores, sigma, labels = (_joined([o[i] for o in outs]) for i in range(3))
+    if n == 0:
+        scores, sigma, labels = None, None, None
+    elif run.target:
+        scores, sigma, labels = run.predict_regression(job.source, chunk_size=job.chunk_jets)
+    else:
+        (scores, labels), sigma = run.predict_proba(job.source, chunk_size=job.chunk_jets), None
     if scores is None:  # an empty shard
         scores = np.zeros((0, 1 if run.target else len(run.class_names)), np.float32)
     attrs = {**(inputs.to_dict() if inputs else {}),

@@ -188,23 +188,24 @@ class LoadedRun:
     allow_missing: tuple[str, ...] = ()  # input fields a file may lack: zeros filled on purpose
 
     def predict_proba(self, jets_path: str | os.PathLike, *, batch_size: int = 1024,
-                      progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+                      progress: bool = False, chunk_size: int = PREDICT_CHUNK) -> tuple[np.ndarray, np.ndarray | None]:
         """Classifiers: class probabilities (N, C) of every jet of a file (any format), and its
         labels. Regression runs: predictions (N, 1) and true targets (N, 1), in the target's units.
-        The file is read and scored in chunks of :data:`PREDICT_CHUNK` jets (a sharded master file
-        too): memory holds one chunk and the outputs."""
+        The file is read and scored in chunks of ``chunk_size`` jets (a sharded master file too):
+        memory holds one chunk and the outputs."""
         if self.target:
-            pred, _, labels = self.predict_regression(jets_path, batch_size=batch_size, progress=progress)
+            pred, _, labels = self.predict_regression(jets_path, batch_size=batch_size, progress=progress,
+                                                      chunk_size=chunk_size)
             return pred, labels
         probs, labels = [], []
-        for ds, lab in self._chunks(jets_path, progress):
+        for ds, lab in self._chunks(jets_path, progress, chunk_size):
             probs.append(self.model.predict_proba(flat(ds)) if self.is_baseline
                          else softmax(self._outputs(ds, batch_size)))
             labels.append(lab)
         return np.concatenate(probs), _joined(labels)
 
-    def predict_regression(self, jets_path: str | os.PathLike, *, batch_size: int = 1024,
-                           progress: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    def predict_regression(self, jets_path: str | os.PathLike, *, batch_size: int = 1024, progress: bool = False,
+                           chunk_size: int = PREDICT_CHUNK) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Regression runs: predictions (N, 1), their predicted uncertainties (N, 1; None unless
         the head is a ``gaussian_nll`` one) and the true targets (N, 1), all in the target's
         units (a ``data.target_transform`` is undone with the file's own reference values).
@@ -212,21 +213,22 @@ class LoadedRun:
         if not self.target:
             raise ValueError(f"{self.run_dir} is a classifier; use predict_proba")
         preds, sigmas, labels = [], [], []
-        for ds, lab in self._chunks(jets_path, progress):
+        for ds, lab in self._chunks(jets_path, progress, chunk_size):
             pred, sigma = regression_outputs(self._outputs(ds, batch_size), self.target, ds)
             preds.append(pred)
             sigmas.append(sigma)
             labels.append(lab)
         return np.concatenate(preds), _joined(sigmas), np.concatenate(labels)
 
-    def _chunks(self, jets_path: str | os.PathLike, progress: bool) -> Iterator[tuple[Any, np.ndarray | None]]:
+    def _chunks(self, jets_path: str | os.PathLike, progress: bool,
+                chunk_size: int = PREDICT_CHUNK) -> Iterator[tuple[Any, np.ndarray | None]]:
         """The standardised datasets of consecutive chunks of a file and their labels (class
         indices in this run's order, or targets)."""
         from colliderlab.features.build import iter_datasets
 
         check_run_inputs(self, jets_path)  # a file lacking a field the run reads is refused
         name = self.target["name"] if self.target else None
-        for ds in iter_datasets(jets_path, self.representation, chunk_size=PREDICT_CHUNK, progress=progress,
+        for ds in iter_datasets(jets_path, self.representation, chunk_size=chunk_size, progress=progress,
                                 target=name):
             labels = self.map_labels(ds) if name is None else ds.labels
             yield dataclasses.replace(ds, arrays=self.standardizer.apply(ds.arrays)), labels
