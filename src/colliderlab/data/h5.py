@@ -306,8 +306,9 @@ def _read(f, path, start: int, stop: int | None) -> JetBatch:
     with reading(path):
         label_names = _label_names(Path(path), f)
         carried = _fields(Path(path), f)
-        try:
-            arrays = {k: f[k][start:stop] for k in _FIELDS}
+        try:  # an empty selection of a virtual dataset fails in HDF5 ("unable to get selection bounds")
+            arrays = {k: (f[k][start:stop] if stop > start else np.zeros((0, *f[k].shape[1:]), f[k].dtype))
+                      for k in _FIELDS}
         except OSError as e:  # a chunk that cannot be decompressed or fails its checksum
             raise DataFormatError(path, f"cannot read rows {start}:{stop} (truncated or corrupt?): {e}") from None
         arrays["label"] = check_labels(path, arrays["label"], label_names, "dataset 'label'")
