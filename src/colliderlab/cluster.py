@@ -107,6 +107,20 @@ def exclusive(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 @contextmanager
+def _environ_kept() -> Iterator[None]:
+    """Restore ``os.environ`` after the block. Dask's nannies put their workers' settings
+    (``OMP_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``, ...) into the environment of the process that
+    starts them and leave them there: torch code run later in this process (the training after a
+    generation, in ``colliderlab benchmark``) then ran 1.5x slower."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
 def open_client(config: ClusterConfig) -> Iterator[Any]:
     """A ``distributed.Client`` on ``config``'s scheduler, or on a new local cluster (closed after).
 
@@ -130,10 +144,11 @@ def open_client(config: ClusterConfig) -> Iterator[Any]:
         where = f"scheduler {address}"
     else:
         n = config.n_workers()
-        cluster = LocalCluster(
-            n_workers=n, threads_per_worker=config.threads_per_worker, processes=True, host="127.0.0.1",
-            dashboard_address="127.0.0.1:0" if config.dashboard else None, silence_logs=logging.ERROR,
-        )
+        with _environ_kept():  # the nannies set OMP_NUM_THREADS=1 & co. in *this* process's environment
+            cluster = LocalCluster(
+                n_workers=n, threads_per_worker=config.threads_per_worker, processes=True, host="127.0.0.1",
+                dashboard_address="127.0.0.1:0" if config.dashboard else None, silence_logs=logging.ERROR,
+            )
         client = Client(cluster)
         where = f"local cluster of {n} worker process{'es' * (n > 1)} on 127.0.0.1"
     try:
