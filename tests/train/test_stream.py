@@ -211,3 +211,17 @@ def test_stream_config_choices(sample, toptag_file):
                               model=dataclasses.replace(experiment_from_dict({}).model, name="bdt"))
     with pytest.raises(ValueError, match="baseline"):
         run_experiment(bdt, "/nonexistent/never-written", progress=False)
+
+
+def test_shuffled_batches_mix_shards_that_each_hold_one_class(toptag_file, tmp_path):
+    """Shards of a single class each (as the last shards of a generated sample are): with a buffer
+    smaller than a shard, the batches still mix the classes, because reads come in a random order."""
+    jets = read_h5(toptag_file)
+    by_class = jets[np.argsort(jets.label, kind="stable")]
+    src = tmp_path / "sorted.h5"
+    write_h5(src, by_class)
+    out = tmp_path / "one-class-shards.h5"
+    shard_file(src, out, shard_jets=int((jets.label == 0).sum()))  # shard 0: class 0 only, shard 1: class 1
+    ds = _stream(out, split="all", piece_rows=512, read_chunk=16, shuffle_buffer=32)
+    mixed = [0 < b["label"].float().mean() < 1 for b in ds.batches(16, shuffle=True, seed=3)]
+    assert np.mean(mixed) > 0.6, mixed  # ~0.4 when the reads follow the pieces

@@ -207,8 +207,11 @@ class _Blocks(IterableDataset):
         if self.shuffle:
             segments = plan.assign(plan.order(True, self.seed), self.rank, self.world_size, worker, workers)
             rng = np.random.default_rng([self.seed, 1, self.rank, worker])
-            blocks = shuffle_blocks(map(self._counted, reader.reads(segments)),
-                                    reader.config.shuffle_buffer, rng, self.stats)
+            # reads in a random order, not piece after piece: the buffer then mixes every shard of the
+            # worker's share (the last shards of a generated sample hold only the low-yield classes)
+            reads = reader.reads(segments)
+            rng.shuffle(reads)
+            blocks = shuffle_blocks(map(self._counted, reads), reader.config.shuffle_buffer, rng, self.stats)
         else:  # read j of the rank goes to worker j % workers: the DataLoader's round robin keeps the order
             segments = plan.assign(plan.order(False, 0), self.rank, self.world_size, 0, 1)
             blocks = map(self._counted, reader.reads(segments)[worker::workers])
