@@ -17,7 +17,9 @@ keeps the split's rows, computes the representation, applies the standardiser an
 of tensors; the main process cuts the blocks into batches.
 
 * ``shuffle=True`` (training): the pieces are shuffled by ``seed`` (the trainer passes seed +
-  epoch) and each worker draws its rows through a shuffle buffer of ``shuffle_buffer`` rows
+  epoch), each worker reads its share's ``read_chunk``-row reads in a random order (so the buffer
+  mixes shards, even shards of one class) and draws its rows through a shuffle buffer of
+  ``shuffle_buffer`` rows
   (:func:`shuffle_blocks`), seeded by (seed, rank, worker). The same seed and the same number of
   workers give the same batches; another number of workers gives another (equally valid) order.
 * ``shuffle=False`` (validation, test, predict): the split's rows in (shard, row) order, the
