@@ -14,11 +14,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml,export]'
+	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml,export,stats]'
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml,export,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml,export,stats,dev]'
 	touch $@ $(RUN_STAMP)
 
 # conifer's C++ emulation of BDTs needs nlohmann/json (Debian: nlohmann-json3-dev). Installed
