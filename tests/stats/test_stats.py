@@ -72,3 +72,19 @@ def test_bad_templates_are_named():
         Template("bkg", [1.0, np.nan])
     with pytest.raises(ValueError, match=r"shape systematic 'shower' up must have shape \(2,\)"):
         Template("bkg", [1.0, 2.0], shapes={"shower": ([1.0], [1.0, 2.0])})
+
+
+def test_templates_from_values_carry_sumw2_errors():
+    rng = np.random.default_rng(0)
+    mass = rng.normal(172.0, 20.0, 5000)
+    w = rng.uniform(0.5, 1.5, 5000)
+    edges = np.linspace(100.0, 250.0, 16)
+    t = Template.from_values("top", mass, edges, weights=w, scale=0.1, norm={"xsec_top": 0.05})
+    inside = (mass >= 100.0) & (mass <= 250.0)
+    assert t.counts.sum() == pytest.approx(0.1 * w[inside].sum())
+    k = np.digitize(mass, edges) - 1
+    sel = inside & (k == 7)
+    assert t.stat_errors[7] == pytest.approx(0.1 * np.sqrt((w[sel] ** 2).sum()))
+    assert t.norm == {"xsec_top": 0.05}
+    with pytest.raises(ValueError, match="template 'x': 1 non-finite values, first at rows \\[2\\]"):
+        Template.from_values("x", [1.0, 2.0, np.inf], edges)

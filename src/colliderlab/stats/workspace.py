@@ -63,6 +63,25 @@ class Template:
                     raise ValueError(f"template {self.name!r}: shape systematic {key!r} {what} must have "
                                      f"shape ({b},), got {np.shape(arr)}")
 
+    @classmethod
+    def from_values(cls, name: str, values: Any, edges: Sequence[float], *, weights: Any = None,
+                    scale: float = 1.0, **systematics: Any) -> Template:
+        """The histogram of ``values`` (N,) in ``edges`` (B + 1,), each entry weighted by ``weights``
+        (N,) (default 1) times ``scale`` (e.g. sigma x luminosity / N generated): counts = sum of
+        weights, stat_errors = sqrt(sum of squared weights) per bin. Values outside the edges are not
+        counted. ``systematics``: ``norm=`` and ``shapes=`` as for the constructor."""
+        v = np.asarray(values, np.float64)
+        w = (np.ones_like(v) if weights is None else np.asarray(weights, np.float64)) * float(scale)
+        if v.ndim != 1 or w.shape != v.shape:
+            raise ValueError(f"template {name!r}: values must have shape (N,) and weights the same; "
+                             f"got {v.shape} and {w.shape}")
+        bad = np.flatnonzero(~np.isfinite(v))
+        if len(bad):
+            raise ValueError(f"template {name!r}: {len(bad)} non-finite values, first at rows {bad[:5].tolist()}")
+        counts, _ = np.histogram(v, bins=np.asarray(edges, np.float64), weights=w)
+        sumw2, _ = np.histogram(v, bins=np.asarray(edges, np.float64), weights=w**2)
+        return cls(name, counts, np.sqrt(sumw2), **systematics)
+
     def modifiers(self, channel: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         if self.stat_errors is not None:
