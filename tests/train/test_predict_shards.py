@@ -60,6 +60,12 @@ def test_cli_inline_equals_single_file(setup, tmp_path):
     with h5py.File(out, "r") as f:  # reads like a single score file, through plain h5py
         assert f["scores"].shape == (300, 2) and f.attrs["n_shards"] == 5
         assert f.attrs["data_format"] == "colliderlab-sharded"
+    assert main(["shards", "verify", str(out)]) == 0
+    victim = shards_dir(out) / "scores-000002.h5"
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # a flipped byte: same size, caught by the sha256 only
+    victim.write_bytes(bytes(raw))
+    assert main(["shards", "verify", str(out)]) == 2
 
 
 def test_two_worker_cluster_equals_single_file(setup, tmp_path):

@@ -39,8 +39,9 @@ def add_shards(sub: Any) -> None:
     """``colliderlab shards verify|make``."""
     p = sub.add_parser("shards", help="sharded samples: verify one against its manifest, or cut a file into one")
     sp = p.add_subparsers(dest="shards_command", required=True)
-    v = sp.add_parser("verify", help="check every shard of a sample (exists, size, sample id, sha256)")
-    v.add_argument("master", help="the sample's master file")
+    v = sp.add_parser("verify", help="check every shard of a sample or of predict's scores (exists, size, "
+                                     "sample id, sha256)")
+    v.add_argument("master", help="the master file of a sample or of sharded scores")
     m = sp.add_parser("make", help="cut a jet file of any format into a sharded sample (streamed)")
     m.add_argument("source", help="jet file (any format colliderlab reads)")
     m.add_argument("--out", required=True, help="master file of the new sample")
@@ -107,6 +108,13 @@ def cmd_shards(a: argparse.Namespace) -> int:
     from colliderlab.data.shards import verify_sample
 
     if a.shards_command == "verify":
+        from colliderlab.train.score_shards import check_scores
+
+        scores = check_scores(a.master, full=True)  # a master score file of `predict`, or None
+        if scores is not None:
+            print(f"{a.master}: {scores.n_jets} scored jets in {len(scores.shards)} score shards, all matching "
+                  f"the manifest (sha256 included)")
+            return 0
         sample = verify_sample(a.master)
     else:
         sample = shard_file(a.source, a.out, shard_jets=a.shard_jets, repeat=a.repeat, overwrite=a.overwrite)
