@@ -45,7 +45,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from colliderlab.data.calo_io import simulate_to_file
+    from colliderlab.data.calo_sim import simulate_to_file
     from colliderlab.features.calo import read_showers
     from colliderlab.generative import fidelity as fd
     from colliderlab.generative.evaluate import fidelity_report, generate_like

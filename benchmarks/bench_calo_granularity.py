@@ -34,7 +34,8 @@ def main() -> None:
     import h5py
 
     from colliderlab import metrics
-    from colliderlab.data.calo_io import simulate_to_file, write_calochallenge
+    from colliderlab.data.calo_io import write_calochallenge
+    from colliderlab.data.calo_sim import simulate_to_file
     from colliderlab.features.calo import read_showers
     from colliderlab.physics.calo import coarsen
     from colliderlab.train.experiment import experiment_from_dict, run_experiment

@@ -35,7 +35,7 @@ def main() -> None:
     import h5py
 
     from colliderlab import metrics
-    from colliderlab.data.calo_io import simulate_to_file
+    from colliderlab.data.calo_sim import simulate_to_file
     from colliderlab.train.experiment import experiment_from_dict, run_experiment
 
     sig, bkg = a.pair.split(",")

@@ -38,7 +38,7 @@ def main() -> None:
     import h5py
     import numpy as np
 
-    from colliderlab.data.calo_io import simulate_to_file
+    from colliderlab.data.calo_sim import simulate_to_file
     from colliderlab.metrics import response_in_bins
     from colliderlab.physics.calo import CALO_GEOMETRIES
     from colliderlab.plots import plot_response_vs_true

@@ -9,14 +9,14 @@ import h5py
 import numpy as np
 import pytest
 
-from colliderlab.data import calo_io
+from colliderlab.data import calo_io, calo_sim
 from colliderlab.data.calo_io import (
     CaloChallengeWriter,
     read_calochallenge,
     read_calogan,
-    simulate_to_file,
     write_calochallenge,
 )
+from colliderlab.data.calo_sim import simulate_to_file
 from colliderlab.data.errors import DataFormatError
 from colliderlab.physics.calo import CALO_GEOMETRIES, CaloShowers, simulate
 
@@ -249,7 +249,7 @@ def test_simulate_to_file_matches_the_documented_seeds(tmp_path):
 
 def test_simulate_to_file_resumes_after_a_kill(tmp_path, monkeypatch, capsys):
     reference = read_calochallenge(simulate_to_file(tmp_path / "ref.h5", **_RUN, progress=False))
-    real, calls = calo_io._simulate_chunk, []
+    real, calls = calo_sim._simulate_chunk, []
     die_after = {"n": 4}
 
     def dying(plan, stream, k, part):
@@ -259,7 +259,7 @@ def test_simulate_to_file_resumes_after_a_kill(tmp_path, monkeypatch, capsys):
         return real(plan, stream, k, part)
 
     path, parts = tmp_path / "run.h5", tmp_path / "run.h5.parts"
-    monkeypatch.setattr(calo_io, "_simulate_chunk", dying)
+    monkeypatch.setattr(calo_sim, "_simulate_chunk", dying)
     with pytest.raises(KeyboardInterrupt):
         simulate_to_file(path, **_RUN, progress=False)
     assert not path.exists() and len(list(parts.glob("*.npz"))) == 4

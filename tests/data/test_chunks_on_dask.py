@@ -47,7 +47,7 @@ def _make(kind: str, path, **where) -> dict:
 
         return generate_events(path, "z_ll", 60, EventConfig(mpi=False, seed=5, chunk_events=100), progress=False,
                                **where)
-    from colliderlab.data.calo_io import simulate_to_file
+    from colliderlab.data.calo_sim import simulate_to_file
 
     simulate_to_file(path, "cms", ["e-", "pi+", "gamma"], 25, chunk=10, seed=5, progress=False, **where)
     return {}
@@ -68,7 +68,7 @@ def test_a_dask_cluster_writes_the_same_arrays_as_this_process(kind, scheduler, 
 
 def test_cli_scheduler_option_runs_calo_simulate_on_the_cluster(scheduler, tmp_path, capsys):
     from colliderlab.cli import main
-    from colliderlab.data.calo_io import simulate_to_file
+    from colliderlab.data.calo_sim import simulate_to_file
 
     out = tmp_path / "cli.h5"
     assert main(["calo", "simulate", "--geometry", "cms", "--particles", "e-", "--n", "12", "--seed", "3",

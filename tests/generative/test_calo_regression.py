@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 import h5py  # noqa: E402
 
-from colliderlab.data.calo_io import simulate_to_file  # noqa: E402
+from colliderlab.data.calo_sim import simulate_to_file  # noqa: E402
 from colliderlab.metrics import response_in_bins  # noqa: E402
 from colliderlab.physics.calo import CALO_GEOMETRIES  # noqa: E402
 from colliderlab.train.experiment import (  # noqa: E402

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from colliderlab.data.calo_io import simulate_to_file  # noqa: E402
+from colliderlab.data.calo_sim import simulate_to_file  # noqa: E402
 from colliderlab.train.experiment import experiment_from_dict, load_run, run_experiment  # noqa: E402
 
 

@@ -73,7 +73,7 @@ def test_learns_electrons_vs_charged_pions(tmp_path):
     """Electrons shower early and fully, pions late and partially (e/h): the cube's depth separates them.
     The run directory alone rebuilds the model (layer shapes from the file's geometry)."""
     from colliderlab import metrics
-    from colliderlab.data.calo_io import simulate_to_file
+    from colliderlab.data.calo_sim import simulate_to_file
     from colliderlab.train.experiment import experiment_from_dict, load_run, run_experiment
 
     path = str(simulate_to_file(tmp_path / "e_pi_lcd.h5", "lcd", ["e-", "pi+"], 200, energy=(10.0, 50.0),

@@ -44,7 +44,7 @@ def _range(text: str) -> float | tuple[float, float]:
 
 def cmd_calo(a: argparse.Namespace) -> int:
     if a.calo_command == "simulate":
-        from colliderlab.data.calo_io import simulate_to_file
+        from colliderlab.data.calo_sim import simulate_to_file
 
         out = simulate_to_file(a.out, a.geometry, [p for p in a.particles.split(",") if p], a.n,
                                energy=_range(a.energy), angle=_range(a.angle), seed=a.seed,

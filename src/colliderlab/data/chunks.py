@@ -20,7 +20,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from colliderlab.atomic import replacing, write_json
-from colliderlab.cluster import ClusterConfig, TaskRunner
+from colliderlab.cluster import ClusterConfig, TaskRunner, task_runner
 
 __all__ = [
-    "ChunkRun", "ChunkStats", "load_part", "plan_cluster", "prepare_parts", "returned", "run_chunks",
+    "ChunkRun", "ChunkStats", "chunk_runner", "load_part", "plan_cluster", "prepare_parts", "returned", "run_chunks",
     "save_chunk", "save_part", "write_parts_h5",
 ]
 
@@ -108,6 +109,21 @@ def plan_cluster(workers: int, cluster: ClusterConfig | None) -> tuple[ClusterCo
         raise ValueError(f"workers must be >= 1, got {workers}")
     config = cluster if cluster is not None else ClusterConfig(workers=workers)
     return config, 1 if config.inline() else 2 * max(config.n_workers(), 1)
+
+
+@contextmanager
+def chunk_runner(workers: int, cluster: ClusterConfig | None, *, fastjet: bool = False
+                 ) -> Iterator[tuple[TaskRunner, ClusterConfig, int]]:
+    """``(runner, cluster, capacity)`` of a chunked job (:func:`plan_cluster`), its client open for
+    the block. With ``fastjet``, FastJet's citation banner is printed here once when the chunks run
+    elsewhere (the workers' copies are silenced)."""
+    config, capacity = plan_cluster(workers, cluster)
+    with task_runner(config) as runner:
+        if fastjet and not config.inline():
+            from colliderlab.physics.clustering import fastjet_banner_once
+
+            fastjet_banner_once()
+        yield runner, config, capacity
 
 
 def prepare_parts(parts: Path, manifest: Mapping[str, Any]) -> Path:

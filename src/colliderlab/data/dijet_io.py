@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.cluster import ClusterConfig, task_runner
+from colliderlab.cluster import ClusterConfig
 from colliderlab.data.errors import DataFormatError, reading
 from colliderlab.data.formats._common import (
     attr_numbers,
@@ -75,7 +75,7 @@ def generate_dijets(
     Returns a summary: ``n_events``, ``n_generated``, ``chunks``, ``resumed_chunks``,
     ``wall_seconds`` and ``seconds`` per stage summed over chunks (CPU time of the workers).
     """
-    from colliderlab.data.chunks import plan_cluster, prepare_parts, run_chunks, write_parts_h5
+    from colliderlab.data.chunks import chunk_runner, prepare_parts, run_chunks, write_parts_h5
 
     config = config or DijetConfig()
     if kind not in DIJET_KINDS:
@@ -85,13 +85,8 @@ def generate_dijets(
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    cluster, capacity = plan_cluster(workers, cluster)
-    if not cluster.inline():
-        from colliderlab.physics.clustering import fastjet_banner_once
-
-        fastjet_banner_once()  # FastJet's citation, once, here: the workers' copies are silenced
     parts = prepare_parts(path.with_name(path.name + ".parts"), {"kind": kind, "config": asdict(config)})
-    with task_runner(cluster) as runner:
+    with chunk_runner(workers, cluster, fastjet=True) as (runner, _, capacity):
         run = run_chunks(parts, partial(_run_chunk, config), (kind,), n_events, runner=runner,
                          chunk_events=config.chunk_events, expected_fraction=0.5, capacity=capacity,
                          max_empty=None, desc=f"dijet {kind}", unit="ev", progress=progress)

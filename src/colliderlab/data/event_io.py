@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.cluster import ClusterConfig, task_runner
+from colliderlab.cluster import ClusterConfig
 from colliderlab.data.errors import DataFormatError, reading
 from colliderlab.data.formats._common import (
     attr_numbers,
@@ -116,7 +116,7 @@ def generate_events(
         (sigma_gen x filter efficiency), ``chunks``, ``resumed_chunks``, ``wall_seconds``,
         ``ms_per_event`` (worker seconds per generated event) and ``seconds`` per stage.
     """
-    from colliderlab.data.chunks import plan_cluster, prepare_parts, run_chunks, write_parts_h5
+    from colliderlab.data.chunks import chunk_runner, prepare_parts, run_chunks, write_parts_h5
 
     config = config or EventConfig()
     check_process(process)
@@ -125,13 +125,8 @@ def generate_events(
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    cluster, capacity = plan_cluster(workers, cluster)
-    if not cluster.inline():
-        from colliderlab.physics.clustering import fastjet_banner_once
-
-        fastjet_banner_once()  # FastJet's citation, once, here: the workers' copies are silenced
     parts = prepare_parts(path.with_name(path.name + ".parts"), {"process": process, "config": asdict(config)})
-    with task_runner(cluster) as runner:
+    with chunk_runner(workers, cluster, fastjet=True) as (runner, _, capacity):
         run = run_chunks(parts, partial(_run_chunk, config), (process,), n_events, runner=runner,
                          chunk_events=config.chunk_events, expected_fraction=0.05, capacity=capacity,
                          max_generated=max_generated, max_seconds=max_seconds, max_empty=None,

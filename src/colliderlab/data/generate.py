@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from colliderlab.cluster import ClusterConfig, InlineRunner, task_runner
+from colliderlab.cluster import ClusterConfig, InlineRunner
 from colliderlab.jets import JetBatch
 from colliderlab.physics.processes import GenConfig, get_preset, get_process
 
@@ -226,7 +226,7 @@ def generate_dataset(
         preset: the preset these settings come from (recorded in the provenance with its
             information content; None for custom processes).
     """
-    from colliderlab.data.chunks import plan_cluster, prepare_parts, run_chunks
+    from colliderlab.data.chunks import chunk_runner, prepare_parts, run_chunks
     from colliderlab.data.shards import write_master
     from colliderlab.physics.detector import load_card
 
@@ -238,18 +238,15 @@ def generate_dataset(
     load_card(config.detector)  # fail early on an unknown card
     if n_jets <= 0:
         raise ValueError(f"n_jets must be positive, got {n_jets}")
-    cluster, capacity = plan_cluster(workers, cluster)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(out)
     t_start = time.perf_counter()
     settings = _settings(processes, config, n_jets)
     manifest = _prepare_folder(out, settings, processes, config, overwrite, progress)
     folder = out.with_name(out.name + ".shards")
     parts = prepare_parts(folder / "parts", {"sample_id": manifest.sample_id})
-    with task_runner(cluster) as runner:
-        if not cluster.inline():
-            from colliderlab.physics.clustering import fastjet_banner_once
-
-            fastjet_banner_once()  # FastJet's citation, once, here: the workers' copies are silenced
+    with chunk_runner(workers, cluster, fastjet=True) as (runner, cluster, capacity):
         run = run_chunks(parts, partial(_run_chunk, config), processes, n_jets, runner=runner,
                          chunk_events=config.chunk_events, capacity=capacity,
                          known=_known_chunks(manifest, processes), max_empty=_MAX_EMPTY_CHUNKS,

@@ -210,7 +210,7 @@ def shard_problems(folder: str | os.PathLike, manifest: Manifest, *, full: bool 
 
 def is_sharded(attrs: Mapping[str, Any]) -> bool:
     """Whether root attributes ``attrs`` are those of a master file."""
-    return "sharded" in attrs
+    return JET_SHARDS.link in attrs
 
 
 def master_link(master: Path, attrs: Mapping[str, Any], link: str = "sharded") -> tuple[Path, str]:
