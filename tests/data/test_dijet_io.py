@@ -42,6 +42,11 @@ def test_generation_resumes_after_a_kill_and_matches_a_fresh_run(tmp_path, monke
     b = read_dijets(tmp_path / "b.h5")
     np.testing.assert_array_equal(a["jet_p4"], b["jet_p4"])
     np.testing.assert_array_equal(a["tau"], b["tau"])
+    # Pythia's cross section travels with the file, the same for the resumed run
+    xa, xb = a["attrs"]["cross_section"], b["attrs"]["cross_section"]
+    assert 1 < xa["sigma_pb"] < 100 and 0 < xa["sigma_err_pb"] < xa["sigma_pb"]  # QCD 2->2, pT-hat > 1.1 TeV: O(10 pb)
+    assert xa["filter_efficiency"] == pytest.approx(xa["n_selected"] / a["attrs"]["n_generated"])
+    assert xb["sigma_pb"] == pytest.approx(xa["sigma_pb"], rel=1e-9)
 
 
 def test_dijet_files_refuse_bad_input(tmp_path):

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from colliderlab.data.errors import DataFormatError
-from colliderlab.data.h5 import H5Writer, count_h5, iter_h5, read_h5, read_h5_attrs, write_h5
+from colliderlab.data.h5 import (
+    SCHEMA_VERSION,
+    H5Writer,
+    count_h5,
+    iter_h5,
+    read_h5,
+    read_h5_attrs,
+    write_h5,
+)
 from colliderlab.jets import JetBatch
 
 
@@ -36,7 +44,7 @@ def test_round_trip_with_provenance(tmp_path):
         np.testing.assert_array_equal(v, back.arrays()[k], err_msg=k)
     assert back.label_names == ("qcd", "top")
     attrs = read_h5_attrs(path)
-    assert attrs["format"] == "colliderlab-jets" and attrs["schema_version"] == 1
+    assert attrs["format"] == "colliderlab-jets" and attrs["schema_version"] == SCHEMA_VERSION
     assert attrs["provenance"]["card"]["name"] == "ideal" and attrs["n_jets"] == 50
     with h5py.File(path) as f:  # chunked and compressed
         assert f["p4"].chunks is not None and f["p4"].compression == "gzip"

@@ -32,6 +32,9 @@ def add_generate(sub: Any) -> None:
     p.add_argument("--pileup", type=float, dest="pileup_mu", help="mean number of pileup events")
     p.add_argument("--n-particles", type=int, dest="n_particles", help="constituent slots per jet (default 200)")
     p.add_argument("--chunk-events", type=int, dest="chunk_events", help="events per work unit")
+    p.add_argument("--shower", help="parton shower: simple (Pythia's default) or vincia")
+    p.add_argument("--variation", help="generator variation for systematics: nominal, fsr-up, fsr-down, "
+                   "isr-up, isr-down, lund-a-up, lund-a-down, lund-b-up, lund-b-down")
     p.add_argument("--pythia", action="append", default=[], metavar="SETTING", help="extra Pythia setting (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -41,16 +41,19 @@ _STATS_KEY = "_chunk_stats"
 
 @dataclass
 class ChunkStats:
-    """What one finished chunk holds: rows kept, events generated, seconds per stage."""
+    """What one finished chunk holds: rows kept, events generated, seconds per stage and Pythia's
+    cross-section sums of its events (:func:`colliderlab.physics.xsec.chunk_counts`)."""
 
     rows: int
     events: int
     seconds: dict[str, float] = field(default_factory=dict)
+    xsec: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ChunkStats:
         return cls(rows=int(d["rows"]), events=int(d["events"]),
-                   seconds={str(k): float(v) for k, v in dict(d.get("seconds", {})).items()})
+                   seconds={str(k): float(v) for k, v in dict(d.get("seconds", {})).items()},
+                   xsec={str(k): dict(v) for k, v in dict(d.get("xsec", {})).items()})
 
 
 def save_part(arrays: Mapping[str, Any], path: str | os.PathLike, stats: ChunkStats) -> dict[str, Any]:
@@ -63,9 +66,12 @@ def save_part(arrays: Mapping[str, Any], path: str | os.PathLike, stats: ChunkSt
 def save_chunk(arrays: Mapping[str, Any], path: str | os.PathLike, rows_key: str,
                stages: Sequence[str]) -> dict[str, Any]:
     """:func:`save_part` of a chunk dict that carries ``n_generated`` and per-stage ``seconds``
-    (in ``stages`` order) beside its arrays; rows are counted on ``arrays[rows_key]``."""
+    (in ``stages`` order), and optionally Pythia's cross-section sums ``xsec`` (a dict, kept in the
+    stats), beside its arrays; rows are counted on ``arrays[rows_key]``."""
+    arrays = dict(arrays)
+    xsec = arrays.pop("xsec", {})
     stats = ChunkStats(rows=len(arrays[rows_key]), events=int(arrays["n_generated"]),
-                       seconds=dict(zip(stages, np.asarray(arrays["seconds"]).tolist(), strict=True)))
+                       seconds=dict(zip(stages, np.asarray(arrays["seconds"]).tolist(), strict=True)), xsec=xsec)
     return save_part(arrays, path, stats)
 
 

@@ -13,7 +13,10 @@ a temporary name, then renamed) holds
 * ``tau`` (N, 2, 3) float64 N-subjettiness tau_1..3 of those jets;
 * root attributes ``format = "colliderlab-dijet"``, ``kind``, ``config`` (JSON of
   :class:`~colliderlab.physics.dijet.DijetConfig`), ``n_generated`` (events generated for the N
-  kept: the selection efficiency is N / n_generated), ``seconds`` (Pythia / detector / jets).
+  kept: the selection efficiency is N / n_generated), ``seconds`` (Pythia / detector / jets) and
+  ``cross_section`` (JSON of :class:`~colliderlab.physics.xsec.CrossSection`: Pythia's sigma of the
+  generated process and the selection efficiency; absent in files written before it existed,
+  read as None).
 
 :func:`read_dijets` returns the arrays and the search features (:func:`dijet_features`).
 """
@@ -96,8 +99,11 @@ def generate_dijets(
     stats = [run.stats[kind][k] for k in range(len(used))]
     n_gen = sum(c.events for c in stats)
     seconds = [sum(c.seconds.get(stage, 0.0) for c in stats) for stage in _STAGES]
+    from colliderlab.physics.xsec import combine
+
+    xsec = combine((c.xsec for c in stats), n_gen, sum(c.rows for c in stats))
     attrs = {"format": FORMAT, "kind": kind, "config": json.dumps(asdict(config)), "n_generated": int(n_gen),
-             "seconds": seconds}
+             "seconds": seconds, "cross_section": json.dumps(xsec.to_dict())}
     n = write_parts_h5(path, [(run.path(kind, k), take) for k, take in enumerate(used)], ("jet_p4", "tau"), attrs)
     shutil.rmtree(parts)
     return {"path": str(path), "n_events": n, "n_generated": n_gen, "chunks": len(used),
@@ -129,6 +135,8 @@ def read_dijets(path: str | os.PathLike) -> dict[str, Any]:
         check_attrs(path, a)
         out["attrs"] = {"kind": attr_str(path, a, "kind"), "config": json.loads(attr_str(path, a, "config")),
                         "n_generated": int(attr_numbers(path, a, "n_generated")),
-                        "seconds": attr_numbers(path, a, "seconds").tolist()}
+                        "seconds": attr_numbers(path, a, "seconds").tolist(),
+                        "cross_section": (json.loads(attr_str(path, a, "cross_section")) if "cross_section" in a
+                                          else None)}
     out.update(dijet_features(out["jet_p4"], out["tau"]))
     return out

@@ -75,18 +75,29 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def provenance(processes: Sequence[str], config: GenConfig, n_jets: int, preset: str | None = None) -> dict:
+def provenance(processes: Sequence[str], config: GenConfig, n_jets: int, preset: str | None = None,
+               cross_sections: Mapping[str, Any] | None = None) -> dict:
     """Everything needed to say how a file was made (stored as the file's ``provenance``).
 
     With ``preset``, ``provenance["preset"]`` holds its name, description and information content
     (:meth:`colliderlab.physics.processes.Preset.information`): the fields of the public dataset
-    it mimics, against which ``features: auto`` resolves.
+    it mimics, against which ``features: auto`` resolves. ``provenance["generator_variation"]``
+    names the parton shower and the systematic variation with the Pythia lines they set
+    (:mod:`colliderlab.physics.variations`); ``provenance["cross_sections"]`` holds, per process,
+    :class:`colliderlab.physics.xsec.CrossSection` as a dict (schema version 2 on).
     """
     from colliderlab.physics.detector import card_to_dict, load_card
+    from colliderlab.physics.variations import get_variation, shower_settings
 
     extra = {"preset": get_preset(preset).information()} if preset else {}
+    if cross_sections is not None:
+        extra["cross_sections"] = {p: (x.to_dict() if hasattr(x, "to_dict") else dict(x))
+                                   for p, x in cross_sections.items()}
     return {
         **extra,
+        "generator_variation": {"shower": config.shower, "variation": config.variation,
+                                "description": get_variation(config.variation).description,
+                                "pythia_settings": shower_settings(config.shower, config.variation)},
         "generator": "pythia8mc + fastjet (colliderlab.physics.generator)",
         "config": asdict(config),
         "processes": {
@@ -112,7 +123,7 @@ def _run_chunk(config: GenConfig, process: str, chunk: int, part: str) -> dict[s
     from colliderlab.physics.generator import generate_chunk
 
     result = generate_chunk(process, config, chunk)
-    stats = ChunkStats(rows=len(result.batch), events=result.n_events, seconds=result.seconds)
+    stats = ChunkStats(rows=len(result.batch), events=result.n_events, seconds=result.seconds, xsec=result.xsec)
     return save_part(result.batch.arrays(), part, stats)
 
 
@@ -254,7 +265,8 @@ def generate_dataset(
         if not cluster.shared_fs:  # the parts are here only: this process writes the shards
             runner = InlineRunner()
         _write_shards(runner, run, _shard_jobs(run, processes, n_jets), manifest, folder, config)
-    write_master(out, manifest, provenance=provenance(processes, config, n_jets, preset),
+    xsecs = _cross_sections(run, processes, n_jets)
+    write_master(out, manifest, provenance=provenance(processes, config, n_jets, preset, xsecs),
                  attrs={"n_jets_per_class": {p: n_jets for p in processes}})
     shutil.rmtree(parts, ignore_errors=True)
     return _report(out, run, processes, n_jets, time.perf_counter() - t_start)
@@ -281,6 +293,17 @@ def _write_shards(runner: Any, run: Any, jobs: list[list[tuple[int, int]]], mani
         if time.monotonic() - saved > 2.0 or i == len(todo) - 1:
             manifest.save(folder)
             saved = time.monotonic()
+
+
+def _cross_sections(run: Any, processes: Sequence[str], n_jets: int) -> dict[str, Any]:
+    """Per process: Pythia's cross section over the chunks the sample used, and their jets per event."""
+    from colliderlab.physics.xsec import combine
+
+    out = {}
+    for p in processes:
+        stats = [run.stats[p][k] for k in range(len(run.used(p, n_jets)))]
+        out[p] = combine((st.xsec for st in stats), sum(st.events for st in stats), sum(st.rows for st in stats))
+    return out
 
 
 def _report(out: Path, run: Any, processes: Sequence[str], n_jets: int, wall: float) -> GenerationReport:

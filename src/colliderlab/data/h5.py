@@ -1,6 +1,6 @@
 """colliderlab's own HDF5 jet files: schema, atomic writer, chunked reader.
 
-Schema (``format = "colliderlab-jets"``, ``schema_version = 1``); one dataset per
+Schema (``format = "colliderlab-jets"``, ``schema_version = 2``); one dataset per
 :class:`~colliderlab.jets.JetBatch` field, all sharing the first axis N (jets):
 
 ================  ==============  =========  ==================================================
@@ -22,7 +22,9 @@ list: the fields the written batches carried, :attr:`JetBatch.fields`; a file wi
 all of them), ``n_jets``,
 ``n_particles``, ``created`` (UTC ISO time) and ``provenance`` (JSON: generator settings,
 process recipes, detector card, seed, package versions and, for a preset, the preset's name and
-information content, see :func:`colliderlab.data.generate.provenance`). Angles are radians; Delta R in
+information content, see :func:`colliderlab.data.generate.provenance`). Schema 2 adds the per-process
+cross sections and the generator variation to ``provenance`` (:func:`read_cross_sections`);
+files of schema 1 read as before and say that they hold no cross section. Angles are radians; Delta R in
 colliderlab uses the rapidity, as FastJet does.
 
 Datasets are chunked along N, gzip-compressed and fletcher32-checksummed (a flipped bit fails
@@ -56,10 +58,11 @@ __all__ = [
     "iter_h5",
     "count_h5",
     "read_h5_attrs",
+    "read_cross_sections",
 ]
 
 FORMAT = "colliderlab-jets"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _FIELDS = ("p4", "mask", "charge", "pid", "d0", "dz", "jet_p4", "label", "truth_p4", "truth_pdg")
 _DTYPES = {
     "p4": np.float32,
@@ -291,6 +294,24 @@ def read_h5_attrs(path: str | os.PathLike) -> dict[str, Any]:
             if k in out:
                 out[k] = json.loads(out[k])
     return out
+
+
+def read_cross_sections(path: str | os.PathLike) -> dict[str, Any]:
+    """Per label name: the :class:`~colliderlab.physics.xsec.CrossSection` its jets were generated with.
+
+    A file of schema 1 (written before cross sections were stored) or from another source
+    raises a :class:`DataFormatError` that says so; pass cross sections by hand then
+    (``colliderlab stats --xsec NAME=PB``).
+    """
+    from colliderlab.physics.xsec import CrossSection
+
+    attrs = read_h5_attrs(path)
+    stored = dict(attrs.get("provenance") or {}).get("cross_sections")
+    if not stored:
+        version = attrs.get("schema_version", "unknown")
+        raise DataFormatError(path, f"holds no cross sections (schema_version {version}; they are stored from "
+                              f"schema {SCHEMA_VERSION} on): regenerate it or give them by hand (--xsec NAME=PB)")
+    return {name: CrossSection.from_dict(d) for name, d in stored.items()}
 
 
 def count_h5(path: str | os.PathLike) -> int:

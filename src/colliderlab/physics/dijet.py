@@ -21,6 +21,8 @@ import awkward as ak
 import numpy as np
 
 from colliderlab import kinematics as kin
+from colliderlab.physics.variations import shower_settings
+from colliderlab.physics.xsec import chunk_counts, snapshot
 
 __all__ = ["DijetConfig", "DIJET_KINDS", "FEATURE_NAMES", "dijet_chunk", "dijet_features", "pythia_settings"]
 
@@ -45,6 +47,7 @@ class DijetConfig:
         tau0_max: c*tau0 (mm) above which particles are left undecayed.
         seed: master seed.
         chunk_events: generated events per work unit.
+        shower, variation: parton shower and generator variation (:mod:`colliderlab.physics.variations`).
     """
 
     sqrt_s: float = 13000.0
@@ -60,12 +63,15 @@ class DijetConfig:
     tau0_max: float | None = 10.0
     seed: int = 2020
     chunk_events: int = 250
+    shower: str = "simple"
+    variation: str = "nominal"
 
     def __post_init__(self) -> None:
         if self.mass_x + self.mass_y >= self.mass_wprime:
             raise ValueError(f"m(X) + m(Y) = {self.mass_x + self.mass_y} must be below m(W') = {self.mass_wprime}")
         if min(self.jet_r, self.lead_pt_min, self.n_particles, self.chunk_events) <= 0:
             raise ValueError("jet_r, lead_pt_min, n_particles and chunk_events must be positive")
+        shower_settings(self.shower, self.variation)  # unknown names list the valid ones
 
 
 def pythia_settings(kind: str, config: DijetConfig) -> tuple[str, ...]:
@@ -75,6 +81,7 @@ def pythia_settings(kind: str, config: DijetConfig) -> tuple[str, ...]:
         "Beams:idB = 2212",
         f"Beams:eCM = {config.sqrt_s}",
         f"PartonLevel:MPI = {'on' if config.mpi else 'off'}",
+        *shower_settings(config.shower, config.variation),
     ]
     if config.tau0_max is not None:
         common += ["ParticleDecays:limitTau0 = on", f"ParticleDecays:tau0Max = {config.tau0_max}"]
@@ -104,7 +111,9 @@ def dijet_chunk(kind: str, config: DijetConfig, chunk: int) -> dict[str, np.ndar
     Returns:
         ``jet_p4`` (N, 2, 4) float64 (E, px, py, pz) of the two leading jets (pT order),
         ``tau`` (N, 2, 3) float64 N-subjettiness tau_1..3 of those jets,
-        ``n_generated`` () int64 events generated, ``seconds`` (3,) pythia / detector / jets.
+        ``n_generated`` () int64 events generated, ``seconds`` (3,) pythia / detector / jets,
+        ``xsec`` (a dict, not an array) Pythia's cross-section sums of the chunk
+        (:func:`colliderlab.physics.xsec.chunk_counts`).
     """
     from colliderlab.physics.detector import apply_detector, load_card
     from colliderlab.physics.generator import _pack, _pythia, chunk_seed, final_state_particles
@@ -113,7 +122,9 @@ def dijet_chunk(kind: str, config: DijetConfig, chunk: int) -> dict[str, np.ndar
     py = _pythia(pythia_settings(kind, config))
     py.rndm.init(chunk_seed(config.seed, f"dijet-{kind}", chunk))
     t0 = time.perf_counter()
+    before = snapshot(py)
     events = py.nextBatch(config.chunk_events)
+    xsec = chunk_counts(before, snapshot(py))
     particles = final_state_particles(events.prt, py)
     t1 = time.perf_counter()
     rng = np.random.default_rng(chunk_seed(config.seed, f"dijet-{kind}", chunk, "detector"))
@@ -132,6 +143,7 @@ def dijet_chunk(kind: str, config: DijetConfig, chunk: int) -> dict[str, np.ndar
         "tau": tau,
         "n_generated": np.int64(len(particles)),
         "seconds": np.array([t1 - t0, t2 - t1, t3 - t2]),
+        "xsec": xsec,
     }
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from colliderlab import kinematics as kin
 from colliderlab.jets import JetBatch
 from colliderlab.physics.processes import GenConfig, ProcessRecipe, TruthObjects, get_process
+from colliderlab.physics.xsec import chunk_counts, snapshot
 
 __all__ = [
     "ChunkResult",
@@ -59,12 +60,14 @@ _MAX_SEED = 900_000_000
 class ChunkResult:
     """Jets of one chunk plus what it cost.
 
-    ``batch.label`` is 0 here; the dataset builder sets the class index.
+    ``batch.label`` is 0 here; the dataset builder sets the class index. ``xsec`` holds Pythia's
+    cross-section sums of this chunk's events (:func:`colliderlab.physics.xsec.chunk_counts`).
     """
 
     batch: JetBatch
     n_events: int
     seconds: dict[str, float] = field(default_factory=dict)
+    xsec: dict[str, dict] = field(default_factory=dict)
 
 
 def chunk_seed(master: int, process: str, chunk: int, stream: str = "hard") -> int:
@@ -321,7 +324,9 @@ def generate_chunk(process: str | ProcessRecipe, config: GenConfig, chunk: int) 
     py = _pythia(tuple(recipe.pythia_settings(config)))
     py.rndm.init(chunk_seed(config.seed, recipe.name, chunk))
     with _timed(seconds, "pythia"):
+        before = snapshot(py)
         events = py.nextBatch(config.chunk_events)
+        xsec = chunk_counts(before, snapshot(py))
     with _timed(seconds, "extract"):
         prt = events.prt
         particles = final_state_particles(prt, py)
@@ -347,4 +352,4 @@ def generate_chunk(process: str | ProcessRecipe, config: GenConfig, chunk: int) 
             truth_pdg=truth_pdg[keep],
             label_names=(recipe.name,),
         )
-    return ChunkResult(batch=batch, n_events=len(events), seconds=seconds)
+    return ChunkResult(batch=batch, n_events=len(events), seconds=seconds, xsec=xsec)

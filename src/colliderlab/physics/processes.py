@@ -18,6 +18,7 @@ import awkward as ak
 import numpy as np
 
 from colliderlab.jets import ALL_FIELDS
+from colliderlab.physics.variations import check_shower, get_variation, shower_settings
 
 __all__ = [
     "GenConfig",
@@ -54,6 +55,10 @@ class GenConfig:
             c hadrons still decay, which is what makes their tracks displaced). None: Pythia's default.
         seed: master seed; every chunk's Pythia and detector seeds derive from it.
         chunk_events: events per work unit (the unit of parallelism and of resumption).
+        shower: parton shower, ``simple`` (Pythia's default) or ``vincia``
+            (:data:`colliderlab.physics.variations.SHOWERS`).
+        variation: generator variation for systematics (:data:`colliderlab.physics.variations.VARIATIONS`:
+            ``nominal``, FSR/ISR mu_R x 2 or x 0.5, Lund a/b +-0.1).
         extra_settings: additional Pythia ``readString`` lines, applied last.
     """
 
@@ -74,6 +79,8 @@ class GenConfig:
     tau0_max: float | None = 10.0
     seed: int = 12345
     chunk_events: int = 200
+    shower: str = "simple"
+    variation: str = "nominal"
     extra_settings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -84,6 +91,8 @@ class GenConfig:
         if self.pileup_mu < 0:
             raise ValueError(f"pileup_mu must be >= 0, got {self.pileup_mu}")
         object.__setattr__(self, "extra_settings", tuple(self.extra_settings))
+        check_shower(self.shower)
+        get_variation(self.variation)
 
     @property
     def pthat_window(self) -> tuple[float, float]:
@@ -281,6 +290,7 @@ class ProcessRecipe:
                 else ()
             ),
             *self.settings,
+            *shower_settings(config.shower, config.variation),
             *config.extra_settings,
         ]
         return out
