@@ -24,7 +24,7 @@ def main() -> None:
     for s, b in CASES:
         spec = build_workspace(Template("signal", [s]), [Template("bkg", [b])])
         z0, z1 = asimov_significance(s, b), discovery_significance(spec)
-        band0, band1 = np.array(expected_limit_band(s, b)), np.array(upper_limits(spec)["expected"])
+        band0, band1 = np.array(expected_limit_band(s, b)), np.array(upper_limits(spec, rtol=1e-6)["expected"])
         dz, dl = abs(z1 / z0 - 1), float(np.max(np.abs(band1 / band0 - 1)))
         worst_z, worst_l = max(worst_z, dz), max(worst_l, dl)
         print(f"| {s:g} | {b:g} | {z0:.4f} | {z1:.4f} | {dz:.1e} | {band0[2]:.4f} | {band1[2]:.4f} | {dl:.1e} |")

@@ -2,6 +2,7 @@
 
     colliderlab generate top,qcd --n-jets 1000 --out jets.h5 [--detector atlas-like] [--workers 2]
     colliderlab generate --preset toptag --n-jets 1000 --out toptag.h5 [--scheduler tcp://HOST:8786]
+                         [--shower simple|vincia] [--variation fsr-up|isr-down|lund-a-up|...]
     colliderlab shards verify SAMPLE.h5     # every shard against the manifest (size, id, sha256)
     colliderlab shards make FILE --out SAMPLE.h5 [--shard-jets N]   # any jet file -> sharded sample
     colliderlab inspect FILE [--json] [--plot OUT.png]
@@ -22,6 +23,10 @@
     colliderlab anomaly events --sm w_lnu=F,z_ll=F,... --signals a_4l=F,... [--inputs objects] [--epochs N]
     colliderlab anomaly events --adc-background F --signals a_4l=F,... [--max-events N]   (ADC2021 files)
     colliderlab anomaly to-adc EVENTS.h5 OUT.h5
+    colliderlab stats run RUN_DIR [--data F] [--variation SAMPLE ...] [--lumi FB] [--discriminant mass]
+                      [--bins N] [--range LO HI] [--xsec NAME=PB] [--out-dir DIR]   # pyhf Z, CLs limits
+    colliderlab stats dijets --signal WPRIME.h5 --background QCD.h5 [--lumi FB] [--out-dir DIR]
+    colliderlab stats fit WORKSPACE.json
 """
 
 from __future__ import annotations
@@ -31,13 +36,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from colliderlab.cli import anomaly, calo, jets, runs
+from colliderlab.cli import anomaly, calo, jets, runs, stats
 from colliderlab.cluster import ClusterError
 
 __all__ = ["main", "build_parser"]
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    **jets.COMMANDS, **runs.COMMANDS, **calo.COMMANDS, **anomaly.COMMANDS,
+    **jets.COMMANDS, **runs.COMMANDS, **calo.COMMANDS, **anomaly.COMMANDS, **stats.COMMANDS,
 }
 
 
@@ -48,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (
         jets.add_generate, jets.add_shards, jets.add_inspect, jets.add_list, jets.add_demo, jets.add_models,
         runs.add_train, runs.add_evaluate, runs.add_predict, runs.add_convert_run,
-        calo.add_calo, anomaly.add_anomaly, runs.add_export, runs.add_benchmark,
+        calo.add_calo, anomaly.add_anomaly, runs.add_export, runs.add_benchmark, stats.add_stats,
     ):
         add(sub)
     return parser
