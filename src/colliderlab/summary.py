@@ -24,6 +24,7 @@ def summarize_file(
     max_jets: int | None = None,
     keep_values: bool = False,
     progress: bool = False,
+    lumi_fb: float | None = None,
 ) -> dict[str, Any]:
     """Counts per label and quantiles of mass, pT, tau_32 and multiplicity per label.
 
@@ -34,7 +35,9 @@ def summarize_file(
         A JSON-serialisable dict with ``path``, ``format``, ``n_jets``, ``n_particles``,
         ``labels`` (name -> count), and ``<obs>_quantiles`` (name -> {"q25", "q50", "q75"}) for
         ``mass`` and ``pt`` (GeV), ``tau32`` and ``n_constituents``; with ``keep_values`` also
-        ``values`` (obs -> (N,) array) and ``label`` ((N,) array) for plotting.
+        ``values`` (obs -> (N,) array) and ``label`` ((N,) array) for plotting; ``cross_sections``
+        (name -> Pythia's sigma and its error, the jets-per-event efficiency and sigma x efficiency,
+        in pb, plus ``expected`` jets at ``lumi_fb`` fb^-1 when given), None for files without.
     """
     from colliderlab.data.readers import detect_format, iter_jets
     from colliderlab.features.observables import compute_observables
@@ -78,10 +81,29 @@ def summarize_file(
             )
             for i, n in enumerate(names)
         }
+    out["cross_sections"] = _cross_sections(path, lumi_fb)
     if keep_values:
         out["values"] = arrays
         out["label"] = label
         out["label_names"] = names
+    return out
+
+
+def _cross_sections(path: Path, lumi_fb: float | None) -> dict[str, Any] | None:
+    from colliderlab.data.errors import DataFormatError
+    from colliderlab.data.h5 import read_cross_sections
+
+    try:
+        xs = read_cross_sections(path)
+    except (DataFormatError, OSError, ValueError, KeyError):
+        return None
+    out = {}
+    for name, x in xs.items():
+        d = {"sigma_pb": x.sigma_pb, "sigma_err_pb": x.sigma_err_pb, "filter_efficiency": x.filter_efficiency,
+             "effective_pb": x.effective_pb}
+        if lumi_fb is not None:
+            d["expected"] = x.expected(lumi_fb)
+        out[name] = d
     return out
 
 
@@ -97,4 +119,10 @@ def format_summary(s: dict[str, Any]) -> str:
             cell = "/".join(f"{q[k]:.3g}" for k in ("q25", "q50", "q75")) if q else "-"
             row += f" {cell:>30}"
         lines.append(row)
+    for name, x in (s.get("cross_sections") or {}).items():
+        line = (f"{name:>10} sigma = {x['sigma_pb']:.4g} +- {x['sigma_err_pb']:.2g} pb (Pythia), "
+                f"{x['filter_efficiency']:.3g} jets/event: {x['effective_pb']:.4g} pb")
+        if "expected" in x:
+            line += f"; {x['expected']:.4g} jets expected"
+        lines.append(line)
     return "\n".join(lines)

@@ -101,3 +101,15 @@ def test_fsr_scale_variation_changes_the_radiation():
     diff = n["fsr-down"].mean() - n["fsr-up"].mean()
     err = np.hypot(n["fsr-down"].std() / np.sqrt(len(n["fsr-down"])), n["fsr-up"].std() / np.sqrt(len(n["fsr-up"])))
     assert diff > 3 * err, (n["fsr-down"].mean(), n["fsr-up"].mean(), err)
+
+
+def test_inspect_turns_cross_sections_into_expected_jets(toptag_file, capsys):
+    import json
+
+    from colliderlab.cli import main
+
+    assert main(["inspect", toptag_file, "--lumi", "2", "--json"]) == 0
+    xs = json.loads(capsys.readouterr().out)["cross_sections"]
+    top = read_cross_sections(toptag_file)["top"]
+    assert xs["top"]["expected"] == pytest.approx(top.sigma_pb * top.filter_efficiency * 2000.0)
+    assert main(["inspect", toptag_file, "--lumi", "-1"]) == 2

@@ -57,7 +57,7 @@ def test_analysis_end_to_end(splits):
     # chosen on validation: the best Z_A among cuts with enough validation background
     scan = {k: np.asarray(v) for k, v in res["scan"].items()}
     ok = scan["n_mc_background"] >= 5
-    assert wp["validation"]["z_asimov"] == pytest.approx(scan["z_asimov"][ok].max())
+    assert wp["validation"]["z_asimov_mc"] == pytest.approx(scan["z_asimov_mc"][ok].max())
     # the templates hold the expected test events that pass the cut
     w = event_weights(test.labels, [2000.0, 200.0], LUMI)
     passed = (test.scores >= wp["cut"]) & (test.values >= 0) & (test.values < 300)

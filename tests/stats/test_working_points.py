@@ -51,3 +51,31 @@ def test_bad_inputs_are_named():
         choose_working_point(s, y, s, np.ones(50, bool), n_signal=1.0, n_background=1.0)
     with pytest.raises(ValueError, match="no cut keeps 1000 validation background jets"):
         choose_working_point(s, y, s, y, n_signal=1.0, n_background=1.0, min_mc_background=1000)
+
+
+@pytest.mark.parametrize("s,b,sigma", [(10.0, 100.0, 10.0), (30.0, 50.0, 5.0), (5.0, 20.0, 8.0)])
+def test_significance_with_background_uncertainty_matches_pyhf(s, b, sigma):
+    """Cowan's Z_A with sigma_b is the profile-likelihood significance of a Poisson-constrained
+    background (pyhf's shapesys): pyhf on the Asimov data agrees."""
+    pytest.importorskip("pyhf")
+    from colliderlab.stats.closed_form import asimov_significance_uncertain
+    from colliderlab.stats.fit import discovery_significance
+    from colliderlab.stats.workspace import Template, build_workspace
+
+    spec = build_workspace(Template("signal", [s]), [Template("bkg", [b])])
+    spec["channels"][0]["samples"][1]["modifiers"] = [{"name": "mcstat", "type": "shapesys", "data": [sigma]}]
+    z = float(asimov_significance_uncertain(s, b, sigma))
+    assert z == pytest.approx(discovery_significance(spec), rel=0.01)
+    assert z < asimov_significance(s, b)
+    assert float(asimov_significance_uncertain(s, b, 0.0)) == pytest.approx(asimov_significance(s, b))
+
+
+def test_the_mc_statistics_objective_keeps_more_background():
+    """Z_A with the background's MC error is maximised at a looser cut than Z_A alone."""
+    vs, vy = _split(1)
+    ts, ty = _split(2)
+    plain = choose_working_point(vs, vy, ts, ty, n_signal=50.0, n_background=5000.0)
+    mc = choose_working_point(vs, vy, ts, ty, n_signal=50.0, n_background=5000.0, objective="z_asimov_mc")
+    assert mc.cut <= plain.cut and mc.validation["n_mc_background"] >= plain.validation["n_mc_background"]
+    with pytest.raises(ValueError, match="valid: z_asimov, z_asimov_mc"):
+        choose_working_point(vs, vy, ts, ty, n_signal=50.0, n_background=5000.0, objective="zz")

@@ -60,6 +60,8 @@ def add_inspect(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="OUT.png", help="write histograms of mass, pT, tau32, multiplicity per label")
     p.add_argument("--max-jets", type=int, help="only the first N jets")
+    p.add_argument("--lumi", type=float, help="integrated luminosity (fb^-1): expected jets per class from the "
+                   "stored cross sections")
 
 
 def add_list(sub: Any) -> None:
@@ -130,7 +132,9 @@ def cmd_shards(a: argparse.Namespace) -> int:
 def cmd_inspect(a: argparse.Namespace) -> int:
     from colliderlab.summary import format_summary, summarize_file
 
-    s = summarize_file(a.file, max_jets=a.max_jets, keep_values=bool(a.plot))
+    if a.lumi is not None and a.lumi <= 0:
+        raise ValueError(f"--lumi must be positive (fb^-1), got {a.lumi}")
+    s = summarize_file(a.file, max_jets=a.max_jets, keep_values=bool(a.plot), lumi_fb=a.lumi)
     if a.plot:
         from colliderlab.plots import plot_observables
 

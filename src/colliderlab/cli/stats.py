@@ -25,6 +25,8 @@ def _analysis_args(q: argparse.ArgumentParser, discriminant: str) -> None:
     q.add_argument("--cl", type=float, default=0.95)
     q.add_argument("--min-mc-background", type=int, default=100,
                    help="cuts keeping fewer validation background jets are not considered")
+    q.add_argument("--objective", default="z_asimov_mc", choices=("z_asimov_mc", "z_asimov"),
+                   help="what the cut maximises: Z_A with the background's MC statistical error (default) or Z_A")
     q.add_argument("--out-dir", help="write summary.json, workspace.json (pyhf/cabinetry) and the plots here")
     q.add_argument("--no-plots", action="store_true")
 
@@ -65,7 +67,7 @@ def _config(a: argparse.Namespace, signal: str | None) -> Any:
 
     return AnalysisConfig(discriminant=a.discriminant, bins=a.bins, range=tuple(a.range) if a.range else None,
                           lumi_fb=a.lumi, signal=signal, cl=a.cl, inject_mu=a.inject_mu, seed=a.seed,
-                          min_mc_background=a.min_mc_background)
+                          min_mc_background=a.min_mc_background, objective=a.objective)
 
 
 def _report(res: dict[str, Any], a: argparse.Namespace, xlabel: str) -> int:

@@ -50,6 +50,8 @@ class AnalysisConfig:
         seed: seed of the pseudo-data's Poisson draw.
         min_mc_background: cuts keeping fewer validation background jets are not considered
             (the templates are filled from about as many test jets: too few leave bins empty).
+        objective: what the working point maximises: ``z_asimov_mc`` (Z_A with the MC statistical
+            error of the background, the default: the fit pays for it) or ``z_asimov``.
         fit: run the pyhf fits (False: working point, templates and workspaces only, e.g. for
             fitting elsewhere with cabinetry).
     """
@@ -63,6 +65,7 @@ class AnalysisConfig:
     inject_mu: float = 1.0
     seed: int = 0
     min_mc_background: int = 100
+    objective: str = "z_asimov_mc"
     fit: bool = True
 
     def __post_init__(self) -> None:
@@ -278,7 +281,8 @@ def analyse(val: Split, test: Split, class_names: Sequence[str], xsec: Mapping[s
     is_sig_val, is_sig_test = val.labels == signal, test.labels == signal
     n_s, n_b = float(w_val[is_sig_val].sum()), float(w_val[~is_sig_val].sum())
     wp = choose_working_point(val.scores, is_sig_val, test.scores, is_sig_test, n_signal=n_s, n_background=n_b,
-                              val_weights=w_val, test_weights=w_test, min_mc_background=config.min_mc_background)
+                              val_weights=w_val, test_weights=w_test, min_mc_background=config.min_mc_background,
+                              objective=config.objective)
     passed = test.scores >= wp.cut
     edges = _edges(test, passed, inp)
     nominal = _templates(test, wp.cut, edges, inp, systematics=False)

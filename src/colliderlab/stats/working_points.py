@@ -7,7 +7,11 @@ section x luminosity x preselection) and the efficiencies measured on labelled j
 weighted). The table gives s/sqrt(b), s/sqrt(s + b) and the Asimov significance Z_A
 (:func:`colliderlab.stats.closed_form.asimov_significance`, arXiv:1007.1727), the quantity maximised.
 Cuts that keep fewer than ``min_mc_background`` background jets of the sample are not considered:
-their eps_B is counting noise.
+their eps_B is counting noise. ``z_asimov_mc`` is Z_A with the MC statistical error of b,
+sigma_b = N_b sqrt(sum w^2) / sum w over the background jets kept
+(:func:`colliderlab.stats.closed_form.asimov_significance_uncertain`): maximising it instead
+(``objective="z_asimov_mc"``) keeps the cut away from where the background template is a handful of
+jets, which a fit with MC statistical errors would pay for.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from colliderlab.stats.closed_form import asimov_significance_uncertain
 
 __all__ = ["WorkingPoint", "choose_working_point", "scan_cuts"]
 
@@ -53,14 +59,17 @@ def scan_cuts(scores: Any, is_signal: Any, *, n_signal: float, n_background: flo
     suf_s = np.concatenate([np.cumsum(ws_sig[::-1])[::-1], [0.0]])
     suf_b = np.concatenate([np.cumsum(ws_bkg[::-1])[::-1], [0.0]])
     suf_nb = np.concatenate([np.cumsum((~ys)[::-1])[::-1], [0]])
+    suf_b2 = np.concatenate([np.cumsum((ws_bkg**2)[::-1])[::-1], [0.0]])
     eff_s, eff_b = suf_s[idx] / suf_s[0], suf_b[idx] / suf_b[0]
     sig, bkg = n_signal * eff_s, n_background * eff_b
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where((sig > 0) & (bkg > 0), np.sqrt(2.0 * ((sig + bkg) * np.log1p(sig / np.maximum(bkg, 1e-300)) - sig)), 0.0)
         s_sqrt_b = np.where(bkg > 0, sig / np.sqrt(bkg), np.inf)
         s_sqrt_sb = np.where(sig + bkg > 0, sig / np.sqrt(sig + bkg), 0.0)
+    sigma_b = n_background * np.sqrt(suf_b2[idx]) / suf_b[0]
+    z_mc = asimov_significance_uncertain(sig, bkg, sigma_b)
     return {"cut": cuts, "eff_s": eff_s, "eff_b": eff_b, "s": sig, "b": bkg, "s_over_sqrt_b": s_sqrt_b,
-            "s_over_sqrt_s_plus_b": s_sqrt_sb, "z_asimov": z, "n_mc_background": suf_nb[idx]}
+            "s_over_sqrt_s_plus_b": s_sqrt_sb, "z_asimov": z, "z_asimov_mc": z_mc, "n_mc_background": suf_nb[idx]}
 
 
 @dataclass
@@ -81,20 +90,23 @@ def _row(table: dict[str, np.ndarray], i: int) -> dict[str, float]:
 
 def choose_working_point(val_scores: Any, val_is_signal: Any, test_scores: Any, test_is_signal: Any, *,
                          n_signal: float, n_background: float, val_weights: Any = None, test_weights: Any = None,
-                         min_mc_background: int = 10) -> WorkingPoint:
-    """The cut maximising Z_A on the validation split, and the same cut's figures on the test split.
+                         min_mc_background: int = 10, objective: str = "z_asimov") -> WorkingPoint:
+    """The cut maximising ``objective`` (``z_asimov``, or ``z_asimov_mc`` with the MC statistical
+    error of the background) on the validation split, and the same cut's figures on the test split.
 
     Raises:
         ValueError: no cut keeps ``min_mc_background`` validation background jets, or bad inputs
             (shapes, non-finite scores, a split without signal or background).
     """
+    if objective not in ("z_asimov", "z_asimov_mc"):
+        raise ValueError(f"unknown objective {objective!r}; valid: z_asimov, z_asimov_mc")
     val = scan_cuts(val_scores, val_is_signal, n_signal=n_signal, n_background=n_background,
                     weights=val_weights, what="validation")
     ok = np.flatnonzero(val["n_mc_background"] >= min_mc_background)
     if not len(ok):
         raise ValueError(f"no cut keeps {min_mc_background} validation background jets; lower "
                          "min_mc_background or use more validation jets")
-    best = int(ok[np.argmax(val["z_asimov"][ok])])
+    best = int(ok[np.argmax(val[objective][ok])])
     cut = float(val["cut"][best])
     test = scan_cuts(test_scores, test_is_signal, n_signal=n_signal, n_background=n_background,
                      weights=test_weights, cuts=[cut], what="test")
