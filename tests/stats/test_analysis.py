@@ -58,6 +58,11 @@ def test_analysis_end_to_end(splits):
     scan = {k: np.asarray(v) for k, v in res["scan"].items()}
     ok = scan["n_mc_background"] >= 5
     assert wp["validation"]["z_asimov_mc"] == pytest.approx(scan["z_asimov_mc"][ok].max())
+    table = res["cut_table"]  # validation rows near eS = 0.3, 0.5, 0.7, 0.9
+    assert [round(r["eff_s"], 1) for r in table] == [0.3, 0.5, 0.7, 0.9]
+    for r in table:
+        assert r["s_over_sqrt_b"] == pytest.approx(r["s"] / np.sqrt(r["b"]))
+        assert r["z_asimov_mc"] <= r["z_asimov"] + 1e-12
     # the templates hold the expected test events that pass the cut
     w = event_weights(test.labels, [2000.0, 200.0], LUMI)
     passed = (test.scores >= wp["cut"]) & (test.values >= 0) & (test.values < 300)

@@ -243,6 +243,17 @@ def _fit_results(spec: Mapping[str, Any], inp: _Inputs, with_observed: bool) -> 
     return res
 
 
+def _table(scan: Mapping[str, np.ndarray], targets: Sequence[float] = (0.3, 0.5, 0.7, 0.9)) -> list[dict[str, float]]:
+    """Rows of the validation scan at the cuts closest to the signal efficiencies ``targets``."""
+    keys = ("cut", "eff_s", "eff_b", "s", "b", "s_over_sqrt_b", "s_over_sqrt_s_plus_b", "z_asimov", "z_asimov_mc",
+            "n_mc_background")
+    rows = []
+    for t in targets:
+        i = int(np.argmin(np.abs(scan["eff_s"] - t)))
+        rows.append({k: float(scan[k][i]) for k in keys})
+    return rows
+
+
 def analyse(val: Split, test: Split, class_names: Sequence[str], xsec: Mapping[str, XsecInput], *,
             config: AnalysisConfig | None = None,
             variations: Mapping[str, tuple[Split, Mapping[str, XsecInput]]] | None = None) -> dict[str, Any]:
@@ -254,8 +265,9 @@ def analyse(val: Split, test: Split, class_names: Sequence[str], xsec: Mapping[s
         xsec: class name -> :class:`XsecInput` (every class of the splits needs one).
         variations: variation name -> (its sample as a :class:`Split`, its cross sections).
 
-    Returns a JSON-ready summary (working point, yields, fits with and without systematics,
-    efficiency shifts, edges) with the workspaces under ``"workspace"`` and
+    Returns a JSON-ready summary (working point, ``cut_table``: s/sqrt(b), s/sqrt(s+b) and Z_A on
+    validation at eS = 0.3, 0.5, 0.7, 0.9, yields, fits with and without systematics, efficiency
+    shifts, edges) with the workspaces under ``"workspace"`` and
     ``"workspace_stat_only"`` and the validation cut scan under ``"scan"``.
     """
     from colliderlab.stats.working_points import choose_working_point, scan_cuts
@@ -302,6 +314,7 @@ def analyse(val: Split, test: Split, class_names: Sequence[str], xsec: Mapping[s
         "signal": names[signal],
         "expected_before_cut": {"signal": n_s, "background": n_b},
         "working_point": wp.to_dict(),
+        "cut_table": _table(scan),
         "edges": edges.tolist(),
         "yields": {t.name: float(t.counts.sum()) for t in nominal},
         "mc_stat_rel_error": {t.name: float(np.sqrt((t.stat_errors**2).sum()) / max(t.counts.sum(), 1e-300))
