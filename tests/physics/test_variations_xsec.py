@@ -81,6 +81,14 @@ def test_unknown_shower_and_variation_list_the_valid_ones():
         GenConfig(variation="fsr-way-up")
 
 
+def test_cli_names_the_valid_showers(tmp_path, capsys):
+    from colliderlab.cli import main
+
+    assert main(["generate", "top", "--n-jets", "5", "--out", str(tmp_path / "x.h5"), "--shower", "herwig"]) == 2
+    assert "valid showers: simple, vincia" in capsys.readouterr().err
+    assert not (tmp_path / "x.h5").exists()
+
+
 def test_variation_settings():
     assert shower_settings("simple", "fsr-up") == ["PartonShowers:model = 1", "TimeShower:renormMultFac = 4"]
     assert "SpaceShower:renormMultFac = 0.25" in shower_settings("simple", "isr-down")

@@ -13,7 +13,8 @@ nominal set-up of either shower:
   fragmentation function's a and b (arXiv:1404.5630, Monash: a = 0.68, b = 0.98) shifted by
   +-0.1, an illustrative range of the size of their tuning uncertainty.
 
-Both showers hand over to the same Lund string hadronisation, so the shower-vs-shower spread
+The variation applies to the hard process's event; overlaid pileup events keep the default
+settings. Both showers hand over to the same Lund string hadronisation, so the shower-vs-shower spread
 understates the usual Pythia-vs-Herwig (string vs cluster hadronisation) difference; no other
 generator is installable here.
 """
