@@ -1,7 +1,7 @@
 """Generator systematics of the `make run` taggers (issue #18): eS and eB under every variation, and
 the expected limit of the top-tagged mass fit with and without the systematics.
 
-    python benchmarks/bench_stats_systematics.py [--n-jets 20000] [--runs runs/make-run] [--workers 2]
+    python benchmarks/bench_stats_systematics.py [--n-jets 10000] [--runs runs/make-run] [--workers 2]
 
 1. Samples of the `make run` set-up (toptag preset, atlas-like detector, no MPI) are generated with
    one seed for the nominal shower and for every variation (:mod:`colliderlab.physics.variations`):
@@ -88,40 +88,53 @@ def _print(table: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n-jets", type=int, default=20000, help="jets per class per variation")
+    ap.add_argument("--n-jets", type=int, default=10000, help="jets per class per variation")
     ap.add_argument("--runs", default="runs/make-run")
     ap.add_argument("--data-dir", default="data/variations")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=777)
     ap.add_argument("--fit-model", default="part", help="the tagger of the limit with/without systematics")
-    ap.add_argument("--lumi", type=float, default=1.0)
+    ap.add_argument("--lumi", type=float, nargs="+", default=[0.01, 0.1, 1.0])
+    ap.add_argument("--bins", type=int, default=6)
+    ap.add_argument("--range", type=float, nargs=2, default=[100.0, 250.0])
+    ap.add_argument("--min-mc-background", type=int, default=300)
+    ap.add_argument("--skip-shifts", action="store_true", help="only the fit (the shifts are in shifts.json)")
     ap.add_argument("--out", default="runs/stats-systematics")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     paths = _samples(a.n_jets, Path(a.data_dir), a.workers, a.seed)
-    table = shifts(Path(a.runs), paths)
-    (out / "shifts.json").write_text(json.dumps(table, indent=1))
-    _print(table)
+    if not a.skip_shifts:
+        table = shifts(Path(a.runs), paths)
+        (out / "shifts.json").write_text(json.dumps(table, indent=1))
+        _print(table)
 
     from colliderlab.stats.analysis import AnalysisConfig
-    from colliderlab.stats.from_runs import analyse_run
+    from colliderlab.stats.from_runs import run_inputs
 
-    cfg = AnalysisConfig(discriminant="mass", bins=10, range=(100.0, 250.0), lumi_fb=a.lumi)
     t0 = time.perf_counter()
-    res = analyse_run(Path(a.runs) / a.fit_model / "seed0", variations=[p for n, p in paths.items() if n != "nominal"],
-                      config=cfg)
-    res = {k: v for k, v in res.items() if k not in ("workspace_stat_only", "scan")}
-    (out / "fit.json").write_text(json.dumps(res, indent=1))
-    f, s = res["fit"], res["fit_stat_only"]
-    print(f"\n{a.fit_model}, jet mass 100-250 GeV in 10 bins, {a.lumi:g} fb^-1, cut {res['working_point']['cut']:.4f} "
-          f"({time.perf_counter() - t0:.0f} s)")
-    print(f"yields {json.dumps(res['yields'])}; nuisances {res['nuisances']}")
-    print(f"Z expected: {f['z_expected']:.2f} with systematics, {s['z_expected']:.2f} without")
-    band = lambda x: " / ".join(f"{v:.4f}" for v in x)  # noqa: E731
-    print(f"95% CL limit on mu, -2..+2 sigma: with systematics {band(f['limit_expected'])}; "
-          f"without {band(s['limit_expected'])}")
-
+    inputs = run_inputs(Path(a.runs) / a.fit_model / "seed0",
+                        variations=[p for n, p in paths.items() if n != "nominal"])
+    print(f"\nscored {a.fit_model} on its test split and {len(paths) - 1} variations in {time.perf_counter() - t0:.0f} s")
+    fits = {}
+    for lumi in a.lumi:
+        cfg = AnalysisConfig(discriminant="mass", bins=a.bins, range=(a.range[0], a.range[1]), lumi_fb=lumi,
+                             min_mc_background=a.min_mc_background)
+        t0 = time.perf_counter()
+        res = inputs.analyse(cfg)
+        fits[lumi] = {k: v for k, v in res.items() if k not in ("workspace_stat_only", "scan")}
+        f, s = res["fit"], res["fit_stat_only"]
+        band = lambda x: " / ".join(f"{v:.3g}" for v in x)  # noqa: E731
+        print(f"\n{a.fit_model}, jet mass {a.range[0]:g}-{a.range[1]:g} GeV in {a.bins} bins, {lumi:g} fb^-1: cut "
+              f"{res['working_point']['cut']:.4f}, test eS {res['working_point']['test']['eff_s']:.3f} "
+              f"eB {res['working_point']['test']['eff_b']:.4f} ({time.perf_counter() - t0:.0f} s)")
+        print(f"  yields {json.dumps({k: round(v, 1) for k, v in res['yields'].items()})}, MC stat "
+              f"{json.dumps({k: round(v, 3) for k, v in res['mc_stat_rel_error'].items()})}")
+        print(f"  Z expected: {f['z_expected']:.3f} with systematics, {s['z_expected']:.3f} without "
+              f"(single-bin Z_A {res['working_point']['test']['z_asimov']:.3f})")
+        print(f"  95% CL limit on mu, -2..+2 sigma: with systematics {band(f['limit_expected'])}; "
+              f"without {band(s['limit_expected'])}")
+    (out / "fit.json").write_text(json.dumps(fits, indent=1))
 
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from colliderlab.stats.analysis import AnalysisConfig, Split, XsecInput, analyse
 
-__all__ = ["analyse_run", "run_splits", "sample_split", "variation_name"]
+__all__ = ["RunInputs", "analyse_run", "run_inputs", "run_splits", "sample_split", "variation_name"]
 
 
 def variation_name(path: str | os.PathLike) -> str:
@@ -105,6 +106,45 @@ def _cross_sections(path: str | os.PathLike, names: Sequence[str], given: Mappin
     return stored
 
 
+@dataclass
+class RunInputs:
+    """What :func:`colliderlab.stats.analysis.analyse` needs of a run, scored once (analyse it under
+    several settings without scoring again)."""
+
+    val: Split
+    test: Split
+    class_names: tuple[str, ...]
+    xsec: dict[str, XsecInput]
+    variations: dict[str, tuple[Split, dict[str, XsecInput]]]
+    info: dict[str, Any]
+
+    def analyse(self, config: AnalysisConfig) -> dict[str, Any]:
+        res = analyse(self.val, self.test, self.class_names, self.xsec, config=config, variations=self.variations)
+        res.update(self.info)
+        return res
+
+
+def run_inputs(run_dir: str | os.PathLike, *, data: str | os.PathLike | None = None,
+               variations: Sequence[str | os.PathLike] = (), discriminant: str = "mass", signal: str | None = None,
+               seed: int = 0, xsec_pb: Mapping[str, float] | None = None) -> RunInputs:
+    """Score a run's validation and test splits and every variation sample (see :func:`analyse_run`)."""
+    from colliderlab.train.runs import load_run
+
+    run = load_run(run_dir)
+    if run.target:
+        raise ValueError(f"{run_dir} is a regression run; a statistical analysis needs a classifier")
+    val, test, path = run_splits(run, data, discriminant, signal, seed)
+    xsec = _cross_sections(path, run.class_names, dict(xsec_pb or {}))
+    var_inputs = {}
+    for vpath in variations:
+        split, probs = _scored(run, vpath, discriminant, None)
+        split.scores = _signal_scores(run, probs, signal)
+        var_inputs[variation_name(vpath)] = (split, _cross_sections(vpath, run.class_names, dict(xsec_pb or {})))
+    info = {"run": str(run_dir), "model": run.model_name, "data": path,
+            "variation_samples": {variation_name(v): str(v) for v in variations}}
+    return RunInputs(val, test, tuple(run.class_names), xsec, var_inputs, info)
+
+
 def analyse_run(run_dir: str | os.PathLike, *, data: str | os.PathLike | None = None,
                 variations: Sequence[str | os.PathLike] = (), config: AnalysisConfig | None = None,
                 xsec_pb: Mapping[str, float] | None = None) -> dict[str, Any]:
@@ -121,21 +161,6 @@ def analyse_run(run_dir: str | os.PathLike, *, data: str | os.PathLike | None = 
         ValueError: a file lacking the discriminant's fields (named, with the discriminants it
             supports), a regression run, classes without cross sections, ...
     """
-    from colliderlab.train.runs import load_run
-
     config = config or AnalysisConfig()
-    run = load_run(run_dir)
-    if run.target:
-        raise ValueError(f"{run_dir} is a regression run; a statistical analysis needs a classifier")
-    val, test, path = run_splits(run, data, config.discriminant, config.signal, config.seed)
-    xsec = _cross_sections(path, run.class_names, dict(xsec_pb or {}))
-    var_inputs = {}
-    for vpath in variations:
-        name = variation_name(vpath)
-        split, probs = _scored(run, vpath, config.discriminant, None)
-        split.scores = _signal_scores(run, probs, config.signal)
-        var_inputs[name] = (split, _cross_sections(vpath, run.class_names, dict(xsec_pb or {})))
-    res = analyse(val, test, run.class_names, xsec, config=config, variations=var_inputs)
-    res.update(run=str(run_dir), model=run.model_name, data=path, variation_samples={
-        variation_name(v): str(v) for v in variations})
-    return res
+    return run_inputs(run_dir, data=data, variations=variations, discriminant=config.discriminant,
+                      signal=config.signal, seed=config.seed, xsec_pb=xsec_pb).analyse(config)
