@@ -7,8 +7,9 @@ spectrum, each from Pythia samples and a tagger to pyhf's expected significance 
    X (500) Y (100), both -> q q; QCD with pT-hat > 1.1 TeV; leading R = 1.0 jet above 1.2 TeV), a supervised
    xgboost tagger on (mj1, delta_mj, tau21_j1, tau21_j2), templates in m_JJ
    (`colliderlab stats dijets`). The W' cross section is Pythia's for `Wprime:coup2WZ = 1`.
-2. Top: the `make run` ParT tagger on its own test split, templates in the jet mass
-   (`colliderlab stats run runs/make-run/part/seed0`).
+2. Top: the `make run` ParT tagger on its own test split, templates in the jet mass, with the generator
+   variations of `bench_stats_systematics.py` as shape systematics (`colliderlab stats run
+   runs/make-run/part/seed0 --variation ...`).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def _line(name: str, res: dict, t: float) -> None:
           f"{json.dumps({k: round(v, 1) for k, v in res['yields'].items()})}; MC stat. "
           f"{json.dumps({k: round(v, 3) for k, v in res['mc_stat_rel_error'].items()})}")
     print(f"single-bin Z_A {wp['test']['z_asimov']:.2f}; pyhf Z expected {f['z_expected']:.2f} "
-          f"(without the cross-section systematics {s['z_expected']:.2f})")
-    print(f"95% CL limit on mu, expected -2/-1/0/+1/+2 sigma: {band}")
+          f"(without the systematics {s['z_expected']:.2f}); nuisances {res['nuisances']}")
+    print(f"95% CL limit on mu, expected -2/-1/0/+1/+2 sigma: {band}; without the systematics: "
+          + " / ".join(f"{v:.3g}" for v in s["limit_expected"]))
     print(f"pseudo-data at mu = {res['config']['inject_mu']:g} (seed {res['config']['seed']}): Z observed "
           f"{f['z_observed']:.2f}, limit observed {f['limit_observed']:.3g}")
 
@@ -56,12 +58,15 @@ def main() -> None:
     ap.add_argument("--lumi-top", type=float, default=1.0)
     ap.add_argument("--top-run", default="runs/make-run/part/seed0")
     ap.add_argument("--out", default="runs/stats-examples")
+    ap.add_argument("--variations", default="data/variations",
+                    help="generator-variation samples (bench_stats_systematics.py) for the top fit's histosys")
     a = ap.parse_args()
     from colliderlab.stats.analysis import AnalysisConfig
     from colliderlab.stats.dijet_analysis import analyse_dijets
-    from colliderlab.stats.from_runs import analyse_run
+    from colliderlab.stats.from_runs import run_inputs
     from colliderlab.stats.plots import write_plots
 
+    variations = sorted(p for p in Path(a.variations).glob("toptag_*_n*.h5") if "_nominal_" not in p.name)
     data, out = Path(a.data_dir), Path(a.out)
     data.mkdir(parents=True, exist_ok=True)
     qcd = _dijets("qcd", a.qcd, data / f"dijet_qcd_{a.qcd}.h5", 2020, a.workers)
@@ -69,8 +74,8 @@ def main() -> None:
     for name, job in (
         ("wprime", lambda: analyse_dijets(wprime, qcd, config=AnalysisConfig(
             discriminant="mjj", signal="wprime", bins=10, range=(2500.0, 4500.0), lumi_fb=a.lumi_dijet))),
-        ("top", lambda: analyse_run(a.top_run, config=AnalysisConfig(
-            discriminant="mass", bins=10, range=(100.0, 250.0), lumi_fb=a.lumi_top))),
+        ("top", lambda: run_inputs(a.top_run, variations=variations).analyse(AnalysisConfig(
+            discriminant="mass", bins=6, range=(100.0, 250.0), lumi_fb=a.lumi_top, min_mc_background=100))),
     ):
         t0 = time.perf_counter()
         res = job()

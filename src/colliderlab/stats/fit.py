@@ -80,6 +80,16 @@ def _limit_guess(spec: Mapping[str, Any], cl: float) -> float:
     return max(expected_limit(s, max(b, 1e-9), cl=cl), 1e-9)
 
 
+def _with_poi_bound(spec: Mapping[str, Any], at_least: float) -> dict[str, Any]:
+    """``spec`` whose parameter of interest reaches at least ``at_least``."""
+    out = json.loads(json.dumps(spec))
+    for m in out["measurements"]:
+        for p in m["config"]["parameters"]:
+            if p["name"] == m["config"]["poi"] and "bounds" in p and p["bounds"][0][1] < at_least:
+                p["bounds"] = [[p["bounds"][0][0], at_least]]
+    return out
+
+
 def _widened(spec: Mapping[str, Any], factor: float) -> dict[str, Any]:
     """``spec`` with the upper bound of the parameter of interest multiplied by ``factor``."""
     out = json.loads(json.dumps(spec))
@@ -107,6 +117,7 @@ def cls_scan(spec: Mapping[str, Any], mus: Sequence[float], *, data: Sequence[fl
     workspace's observations) and ``expected`` (K, 5), the -2..+2 sigma band (the "Brazil" plot)."""
     import pyhf
 
+    spec = _with_poi_bound(spec, 1.5 * max(float(m) for m in mus))
     ws, model = _model(spec)
     d = ws.data(model) if data is None else np.asarray(data, float)
     obs, exp = [], []

@@ -40,8 +40,8 @@ def plot_significance_scan(scan: Mapping[str, Any], cut: float, out: str | os.Pa
     fig, ax = plt.subplots(figsize=(8, 6))
     c = np.asarray(scan["cut"])
     ok = np.asarray(scan["n_mc_background"]) >= 1
-    for key, label in (("z_asimov", "$Z_A$"), ("s_over_sqrt_b", r"$s/\sqrt{b}$"),
-                       ("s_over_sqrt_s_plus_b", r"$s/\sqrt{s+b}$")):
+    for key, label in (("z_asimov", "$Z_A$"), ("z_asimov_mc", r"$Z_A$ with MC stat. of $b$"),
+                       ("s_over_sqrt_b", "s/√b"), ("s_over_sqrt_s_plus_b", "s/√(s+b)")):
         ax.plot(c[ok], np.asarray(scan[key])[ok], label=label)
     ax.axvline(cut, color="k", ls="--", label=f"chosen cut {cut:.3g}")
     ax.set_xlabel("score cut (validation)")
