@@ -1,0 +1,65 @@
+"""Distance correlation (the DisCo term, arXiv:2001.05310) and the sculpting figures of merit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from colliderlab import kinematics as kin
+from colliderlab.metrics import rejection_at
+from colliderlab.nn.disco import distance_correlation
+from colliderlab.sculpting import MASS_BINS, decorrelation_metrics, jsd, random_cut_floor
+
+
+def _t(a) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a), dtype=torch.float64)
+
+
+def test_distance_correlation_is_near_zero_for_independent_and_grows_with_dependence():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=1000)
+    assert distance_correlation(_t(x), _t(rng.normal(size=1000))).item() < 0.01
+    assert distance_correlation(_t(x), _t(3 * x + 1)).item() == pytest.approx(1.0, abs=1e-9)
+    values = [distance_correlation(_t(x), _t(x + s * rng.normal(size=1000))).item() for s in (4.0, 1.0, 0.25)]
+    assert values[0] < values[1] < values[2] < 1.0
+    # dependence without correlation: Pearson ~ 0, distance correlation clearly not
+    u = rng.uniform(-1, 1, 1000)
+    assert abs(np.corrcoef(u, u**2)[0, 1]) < 0.1 and distance_correlation(_t(u), _t(u**2)).item() > 0.1
+
+
+def test_weights_act_as_repeated_samples_and_gradients_flow():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=50), rng.normal(size=50) + 0.5 * rng.normal(size=50)
+    y = y + 0.8 * x
+    w = np.ones(50)
+    w[:10] = 2.0
+    repeated = distance_correlation(_t(np.r_[x, x[:10]]), _t(np.r_[y, y[:10]]))
+    assert distance_correlation(_t(x), _t(y), _t(w)).item() == pytest.approx(repeated.item(), rel=1e-9)
+    xt = _t(x).requires_grad_(True)
+    distance_correlation(xt, _t(y)).backward()
+    assert torch.isfinite(xt.grad).all() and xt.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="shape"):
+        distance_correlation(_t(x), _t(y[:10]))
+
+
+def test_jsd():
+    h = np.array([1.0, 4.0, 2.0, 0.0])
+    assert jsd(h, 3 * h) == pytest.approx(0.0, abs=1e-12)
+    assert jsd([1, 0], [0, 1]) == pytest.approx(1.0)
+    assert jsd([1, 2, 3], [3, 2, 1]) == pytest.approx(jsd([3, 2, 1], [1, 2, 3]))
+    with pytest.raises(ValueError, match="same shape"):
+        jsd([1, 2], [1, 2, 3])
+
+
+def test_a_mass_cut_sculpts_and_a_random_score_does_not(toptag_jets):
+    b = toptag_jets
+    mass, y = kin.mass(b.jet_p4), b.label == 1
+    sculpting = decorrelation_metrics(mass, y, mass)
+    assert sculpting["bins"] == MASS_BINS.tolist()
+    assert sculpting["rejection"] == pytest.approx(rejection_at(mass, y.astype(int), 0.5))
+    rng = np.random.default_rng(3)
+    blind = decorrelation_metrics(rng.random(len(b)), y, mass)
+    floor = random_cut_floor(mass[~y], blind["eff_b"], repeats=10)
+    assert sculpting["inv_jsd"] < 3.0 < blind["inv_jsd"]  # a cut on the mass itself sculpts it
+    assert floor["inv_jsd_mean"] > 3.0 and floor["repeats"] == 10
