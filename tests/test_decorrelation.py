@@ -63,3 +63,29 @@ def test_a_mass_cut_sculpts_and_a_random_score_does_not(toptag_jets):
     floor = random_cut_floor(mass[~y], blind["eff_b"], repeats=10)
     assert sculpting["inv_jsd"] < 3.0 < blind["inv_jsd"]  # a cut on the mass itself sculpts it
     assert floor["inv_jsd_mean"] > 3.0 and floor["repeats"] == 10
+
+
+def test_ddt_is_fitted_on_background_only_and_flattens_its_tau21(toptag_jets):
+    from scipy.stats import spearmanr
+
+    from colliderlab.features.ddt import DDT, rho_prime
+    from colliderlab.features.observables import compute_observables
+
+    b = toptag_jets
+    tau21 = compute_observables(b, names=("tau21",))["tau21"]
+    mass, pt, sig = kin.mass(b.jet_p4), kin.pt(b.jet_p4), b.label == 1
+    ddt = DDT.fit(tau21, mass, pt, sig)
+    # the signal jets do not enter: scrambling their tau21 changes nothing
+    scrambled = tau21.copy()
+    scrambled[sig] = np.random.default_rng(0).permutation(tau21[sig])[::-1] * 0.5
+    assert DDT.fit(scrambled, mass, pt, sig) == ddt
+    # on the background in the fit range, tau21' no longer follows rho'
+    r = rho_prime(mass, pt)
+    sel = ~sig & (r >= 1.5) & (r < 4.5)
+    before = abs(spearmanr(tau21[sel], r[sel]).statistic)
+    after = abs(spearmanr(ddt.transform(tau21, mass, pt)[sel], r[sel]).statistic)
+    assert before > 0.2 and after < 0.5 * before, (before, after)
+    again = DDT.from_dict(ddt.to_dict())
+    np.testing.assert_array_equal(again.transform(tau21, mass, pt), ddt.transform(tau21, mass, pt))
+    with pytest.raises(ValueError, match="at least two rho' bins"):
+        DDT.fit(tau21, mass, pt, sig, fit_range=(9.0, 10.0))
