@@ -89,3 +89,19 @@ def test_ddt_is_fitted_on_background_only_and_flattens_its_tau21(toptag_jets):
     np.testing.assert_array_equal(again.transform(tau21, mass, pt), ddt.transform(tau21, mass, pt))
     with pytest.raises(ValueError, match="at least two rho' bins"):
         DDT.fit(tau21, mass, pt, sig, fit_range=(9.0, 10.0))
+
+
+def test_sculpting_curves_show_a_mass_cut_moving_the_background(toptag_jets, tmp_path):
+    from colliderlab.plots import plot_mass_sculpting
+    from colliderlab.sculpting import sculpting_curves
+
+    b = toptag_jets
+    mass = kin.mass(b.jet_p4)[b.label == 0]
+    centres = 0.5 * (MASS_BINS[1:] + MASS_BINS[:-1])
+    mean = lambda h: float((h * centres).sum())  # noqa: E731
+    by_mass = sculpting_curves(mass, mass, (1.0, 0.5, 0.1))
+    assert all(h.sum() == pytest.approx(1.0) for h in by_mass.values())
+    assert mean(by_mass[1.0]) < mean(by_mass[0.5]) < mean(by_mass[0.1])  # cutting on the mass sculpts it
+    blind = sculpting_curves(mass, np.random.default_rng(0).random(len(mass)), (1.0, 0.5))
+    assert abs(mean(blind[0.5]) - mean(blind[1.0])) < 0.5 * (mean(by_mass[0.5]) - mean(by_mass[1.0]))
+    assert plot_mass_sculpting(by_mass, MASS_BINS, tmp_path / "sculpting.png").stat().st_size > 1000

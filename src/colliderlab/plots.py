@@ -12,7 +12,7 @@ from colliderlab.atomic import replacing
 
 __all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images", "plot_regression",
            "plot_response_vs_true", "plot_shower_observables", "plot_average_showers", "plot_sic_curves",
-           "plot_sic_sweep"]
+           "plot_sic_sweep", "plot_mass_sculpting"]
 
 # Axis labels and sensible ranges for common observables (quantiles are used otherwise).
 _LABELS = {
@@ -326,5 +326,21 @@ def plot_sic_sweep(x: np.ndarray, medians: Mapping[str, np.ndarray], out: str | 
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("peak SIC")
+    ax.legend(fontsize=12)
+    return _save(fig, out)
+
+
+def plot_mass_sculpting(curves: Mapping[float, np.ndarray], bins: np.ndarray, out: str | os.PathLike,
+                        title: str = "") -> Path:
+    """Normalised background mass spectra after cuts at several background efficiencies
+    (:func:`colliderlab.sculpting.sculpting_curves`): a decorrelated tagger keeps their shape."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for eff, h in sorted(curves.items(), reverse=True):
+        ax.stairs(h, bins, lw=2, label="no cut" if eff >= 1 else f"ε_B = {eff:g}")
+    ax.set_xlabel("jet mass [GeV]")
+    ax.set_ylabel("fraction of background jets")
+    if title:
+        ax.set_title(title, fontsize=14)
     ax.legend(fontsize=12)
     return _save(fig, out)

@@ -21,7 +21,7 @@ import numpy as np
 
 from colliderlab.metrics import background_efficiency_at
 
-__all__ = ["MASS_BINS", "decorrelation_metrics", "jsd", "random_cut_floor"]
+__all__ = ["MASS_BINS", "decorrelation_metrics", "jsd", "random_cut_floor", "sculpting_curves"]
 
 #: Fixed mass binning of the JSD (GeV): 50-300 in 10 GeV bins.
 MASS_BINS = np.linspace(50.0, 300.0, 26)
@@ -91,3 +91,23 @@ def random_cut_floor(mass_bkg: Any, eff_b: float, *, bins: Any = MASS_BINS, repe
     vals = np.array([_inv_jsd(m, rng.random(len(m)) < eff_b, np.asarray(bins, np.float64)) for _ in range(repeats)])
     vals = vals[np.isfinite(vals)]
     return {"inv_jsd_mean": float(vals.mean()), "inv_jsd_std": float(vals.std()), "repeats": int(len(vals))}
+
+
+def sculpting_curves(mass_bkg: Any, scores_bkg: Any, efficiencies: Any = (1.0, 0.5, 0.1, 0.02), *,
+                     bins: Any = MASS_BINS) -> dict[float, np.ndarray]:
+    """The background mass spectrum (normalised to unit area in ``bins``) after cuts keeping each
+    background efficiency of ``efficiencies``: the mass-sculpting plot's curves.
+
+    Shapes: mass_bkg, scores_bkg (N,) -> {eff_b: (B,)}; an empty selection gives zeros.
+    """
+    m, s = np.asarray(mass_bkg, np.float64), np.asarray(scores_bkg, np.float64)
+    if m.shape != s.shape or m.ndim != 1:
+        raise ValueError(f"mass and scores must both have shape (N,), got {m.shape} and {s.shape}")
+    out = {}
+    for eff in efficiencies:
+        if not 0 < eff <= 1:
+            raise ValueError(f"background efficiencies must be in (0, 1], got {eff}")
+        keep = s >= np.quantile(s, 1.0 - eff) if eff < 1 else np.ones(len(s), bool)
+        h = np.histogram(m[keep], bins=np.asarray(bins, np.float64))[0].astype(np.float64)
+        out[float(eff)] = h / h.sum() if h.sum() > 0 else h
+    return out
