@@ -280,3 +280,23 @@ def test_callbacks_see_steps_and_can_stop_training(obs_splits, tmp_path):
 
     res = Trainer(TinyMLP(len(NAMES)), _cfg(epochs=10), callbacks=[StopAfter5Steps()]).fit(train, val)
     assert res.steps == 5 and res.epochs_run == 1 and res.stopped_early
+
+
+def test_disco_term_decorrelates_the_score_from_the_mass(obs_splits):
+    """Trained through the shared trainer with the DisCo term, the background's score depends much less
+    on the jet mass (distance correlation on held-out jets; 0.82 -> 0.17 here) while the tagger still
+    separates top from QCD (AUC 0.96 -> 0.91)."""
+    from colliderlab.nn.disco import distance_correlation
+    from colliderlab.train.decorrelation import disco_term
+
+    train, _, test = (_with_mass(s) for s in obs_splits)
+    dcorr, aucs = {}, {}
+    for lam in (0.0, 1.0):
+        trainer, _ = _fit_steps(train, {"disco": disco_term(lam, "mass")}, max_steps=60)
+        score = softmax(trainer.predict(test))[:, 1]
+        bkg = test.labels == 0
+        dcorr[lam] = distance_correlation(torch.as_tensor(score[bkg]), torch.as_tensor(test.arrays["mass"][bkg])).item()
+        aucs[lam] = auc(score, test.labels)
+    assert dcorr[1.0] < 0.5 * dcorr[0.0] and aucs[1.0] > 0.8, (dcorr, aucs)
+    with pytest.raises(ValueError, match="does not carry; its arrays: x"):
+        _fit_steps(obs_splits[0], {"disco": disco_term(1.0, "mjj")})
