@@ -12,7 +12,7 @@ from colliderlab.atomic import replacing
 
 __all__ = ["plot_observables", "plot_roc", "plot_scores", "plot_training", "plot_images", "plot_regression",
            "plot_response_vs_true", "plot_shower_observables", "plot_average_showers", "plot_sic_curves",
-           "plot_sic_sweep", "plot_mass_sculpting"]
+           "plot_sic_sweep", "plot_mass_sculpting", "label_axes"]
 
 # Axis labels and sensible ranges for common observables (quantiles are used otherwise).
 _LABELS = {
@@ -338,9 +338,14 @@ def plot_mass_sculpting(curves: Mapping[float, np.ndarray], bins: np.ndarray, ou
     fig, ax = plt.subplots(figsize=(7, 6))
     for eff, h in sorted(curves.items(), reverse=True):
         ax.stairs(h, bins, lw=2, label="no cut" if eff >= 1 else f"ε_B = {eff:g}")
-    ax.set_xlabel("jet mass [GeV]")
-    ax.set_ylabel("fraction of background jets")
+    label_axes(ax, "jet mass [GeV]", "fraction of background jets", title)
+    return _save(fig, out)
+
+
+def label_axes(ax, xlabel: str, ylabel: str, title: str = "", legend_size: int = 12) -> None:
+    """Axis labels, an optional title and the legend, in the house sizes."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=14)
-    ax.legend(fontsize=12)
-    return _save(fig, out)
+    ax.legend(fontsize=legend_size)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colliderlab.plots import _figure, _save, plot_roc
+from colliderlab.plots import _figure, _save, label_axes, plot_roc
 
 __all__ = ["plot_score_distributions", "plot_pvalue_distributions", "plot_anomaly_rocs"]
 
@@ -74,11 +74,7 @@ def plot_pvalue_distributions(pvalues: Mapping[str, np.ndarray], out: str | os.P
             ax.hist(v, bins=edges, histtype="step", lw=1.8, weights=np.full(len(v), 1.0 / len(v)), label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("p-value (from the Standard-Model score distribution)")
-    ax.set_ylabel("fraction of events")
-    if title:
-        ax.set_title(title, fontsize=14)
-    ax.legend(fontsize=10)
+    label_axes(ax, "p-value (from the Standard-Model score distribution)", "fraction of events", title, 10)
     return _save(fig, out)
 
 
