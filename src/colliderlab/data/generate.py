@@ -91,8 +91,7 @@ def provenance(processes: Sequence[str], config: GenConfig, n_jets: int, preset:
 
     extra = {"preset": get_preset(preset).information()} if preset else {}
     if cross_sections is not None:
-        extra["cross_sections"] = {p: (x.to_dict() if hasattr(x, "to_dict") else dict(x))
-                                   for p, x in cross_sections.items()}
+        extra["cross_sections"] = {p: x.to_dict() for p, x in cross_sections.items()}
     return {
         **extra,
         "generator_variation": {"shower": config.shower, "variation": config.variation,

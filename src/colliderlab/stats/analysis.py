@@ -25,7 +25,7 @@ of the sample, which the fit cannot tell from a real effect.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -155,23 +155,30 @@ def _edges(test: Split, passed: np.ndarray, inp: _Inputs) -> np.ndarray:
     return np.linspace(lo, hi, cfg.bins + 1)
 
 
-def _templates(test: Split, cut: float, edges: np.ndarray, inp: _Inputs, systematics: bool) -> list[Any]:
-    """Signal first, then one template per background class present in the test split."""
+def _templates(test: Split, cut: float, edges: np.ndarray, inp: _Inputs) -> list[Any]:
+    """The nominal templates (MC statistical errors only): signal first, then one per background
+    class present in the test split."""
     from colliderlab.stats.workspace import Template
 
     w = event_weights(test.labels, [x.effective_pb for x in inp.xsec], inp.config.lumi_fb)
     passed = test.scores >= cut
-    shapes = _shape_systematics(cut, edges, inp) if systematics else {}
     out = []
-    order = [inp.signal] + [c for c in range(len(inp.class_names)) if c != inp.signal]
-    for c in order:
-        sel = passed & (test.labels == c)
+    for c in [inp.signal] + [c for c in range(len(inp.class_names)) if c != inp.signal]:
         if c != inp.signal and not (test.labels == c).any():
             continue
-        name = inp.class_names[c]
-        norm = {f"xsec_{name}": inp.xsec[c].rel_err} if systematics and inp.xsec[c].rel_err > 0 else {}
-        out.append(Template.from_values(name, test.values[sel], edges, weights=w[sel], norm=norm,
-                                        shapes=shapes.get(c, {})))
+        sel = passed & (test.labels == c)
+        out.append(Template.from_values(inp.class_names[c], test.values[sel], edges, weights=w[sel]))
+    return out
+
+
+def _with_systematics(nominal: list[Any], cut: float, edges: np.ndarray, inp: _Inputs) -> list[Any]:
+    """The nominal templates with the cross-section ``normsys`` and the variations' ``histosys``."""
+    shapes = _shape_systematics(cut, edges, inp)
+    out = []
+    for t in nominal:
+        c = inp.class_names.index(t.name)
+        rel = inp.xsec[c].rel_err
+        out.append(replace(t, norm={f"xsec_{t.name}": rel} if rel > 0 else {}, shapes=shapes.get(c, {})))
     return out
 
 
@@ -206,7 +213,7 @@ def _shape_systematics(cut: float, edges: np.ndarray, inp: _Inputs) -> dict[int,
     return out
 
 
-def _efficiency_shifts(val_test: Split, cut: float, inp: _Inputs) -> dict[str, dict[str, float]]:
+def _efficiency_shifts(test: Split, cut: float, inp: _Inputs) -> dict[str, dict[str, float]]:
     """eS and eB at ``cut`` on the nominal test split and on every variation sample."""
     def effs(split: Split, eff_pb: list[float]) -> dict[str, float]:
         w = event_weights(split.labels, eff_pb, inp.config.lumi_fb)
@@ -216,7 +223,7 @@ def _efficiency_shifts(val_test: Split, cut: float, inp: _Inputs) -> dict[str, d
                 "eff_b": float(w[~sig & passed].sum() / max(w[~sig].sum(), 1e-300)),
                 "n_jets": int(len(split.scores))}
 
-    nominal = effs(val_test, [x.effective_pb for x in inp.xsec])
+    nominal = effs(test, [x.effective_pb for x in inp.xsec])
     out = {"nominal": nominal}
     for name, (split, eff) in inp.variations.items():
         e = effs(split, eff)
@@ -270,14 +277,14 @@ def analyse(val: Split, test: Split, class_names: Sequence[str], xsec: Mapping[s
     shifts, edges) with the workspaces under ``"workspace"`` and
     ``"workspace_stat_only"`` and the validation cut scan under ``"scan"``.
     """
-    from colliderlab.stats.working_points import choose_working_point, scan_cuts
+    from colliderlab.stats.working_points import choose_working_point
     from colliderlab.stats.workspace import build_workspace
 
     config = config or AnalysisConfig()
     names = tuple(class_names)
-    signal = names.index(config.signal) if config.signal in names else len(names) - 1
     if config.signal is not None and config.signal not in names:
         raise ValueError(f"signal class {config.signal!r} is not one of the classes {list(names)}")
+    signal = names.index(config.signal) if config.signal is not None else len(names) - 1
     missing = [n for n in names if n not in xsec]
     if missing:
         raise ValueError(f"no cross section for classes {missing}; give them (--xsec NAME=PB) or use a sample "
@@ -297,9 +304,9 @@ def analyse(val: Split, test: Split, class_names: Sequence[str], xsec: Mapping[s
                               objective=config.objective)
     passed = test.scores >= wp.cut
     edges = _edges(test, passed, inp)
-    nominal = _templates(test, wp.cut, edges, inp, systematics=False)
+    nominal = _templates(test, wp.cut, edges, inp)
     inp.nominal_hist = {names.index(t.name): t.counts for t in nominal}
-    with_sys = _templates(test, wp.cut, edges, inp, systematics=True)
+    with_sys = _with_systematics(nominal, wp.cut, edges, inp)
     try:
         spec = build_workspace(with_sys[0], with_sys[1:], edges=edges.tolist())
     except ValueError as e:
@@ -307,7 +314,7 @@ def analyse(val: Split, test: Split, class_names: Sequence[str], xsec: Mapping[s
         raise ValueError(f"{e}; {n_mc} test background jets pass the cut {wp.cut:.4g}: use fewer bins, another "
                          "range, or a larger min_mc_background") from None
     spec_stat = build_workspace(nominal[0], nominal[1:], edges=edges.tolist())
-    scan = scan_cuts(val.scores, is_sig_val, n_signal=n_s, n_background=n_b, weights=w_val, what="validation")
+    scan = wp.scan  # the validation table the cut was chosen from
     return {
         "config": asdict(config),
         "classes": list(names),

@@ -25,14 +25,14 @@ _TAGGER = {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.1, "subsample
 
 
 def _xsec(attrs: Mapping[str, Any], path: str | os.PathLike, given: float | None) -> XsecInput:
+    from colliderlab.physics.xsec import CrossSection
+
     if given is not None:
         return XsecInput(float(given))
-    x = attrs.get("cross_section")
-    if not x:
+    if not attrs.get("cross_section"):
         raise ValueError(f"{path} holds no cross section (written before they were stored); regenerate it or "
                          "give it by hand (--xsec NAME=PB)")
-    rel = x["sigma_err_pb"] / x["sigma_pb"] if x["sigma_pb"] > 0 else 0.0
-    return XsecInput(x["sigma_pb"] * x["filter_efficiency"], rel, x["filter_efficiency"])
+    return XsecInput.from_cross_section(CrossSection.from_dict(attrs["cross_section"]))
 
 
 def dijet_inputs(signal: str | os.PathLike, background: str | os.PathLike, *, seed: int = 0,

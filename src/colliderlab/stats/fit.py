@@ -62,7 +62,7 @@ def upper_limits(spec: Mapping[str, Any], *, cl: float = 0.95, data: Sequence[fl
                                  "of tens of percent per bin: use fewer bins or more simulated jets") from None
             if "outside of its bounds" not in str(e):
                 raise
-            spec = _widened(spec, 10.0)
+            spec = _with_poi_bound(spec, 10.0 * _poi_upper(spec))
             continue
         return {"cl": cl, "observed": float(obs), "expected": [float(e) for e in exp]}
     raise ValueError("the upper limit on mu lies beyond 1000 times the workspace's bound on mu")
@@ -80,6 +80,11 @@ def _limit_guess(spec: Mapping[str, Any], cl: float) -> float:
     return max(expected_limit(s, max(b, 1e-9), cl=cl), 1e-9)
 
 
+def _poi_upper(spec: Mapping[str, Any]) -> float:
+    m = spec["measurements"][0]["config"]
+    return next(p["bounds"][0][1] for p in m["parameters"] if p["name"] == m["poi"])
+
+
 def _with_poi_bound(spec: Mapping[str, Any], at_least: float) -> dict[str, Any]:
     """``spec`` whose parameter of interest reaches at least ``at_least``."""
     out = json.loads(json.dumps(spec))
@@ -88,18 +93,6 @@ def _with_poi_bound(spec: Mapping[str, Any], at_least: float) -> dict[str, Any]:
             if p["name"] == m["config"]["poi"] and "bounds" in p and p["bounds"][0][1] < at_least:
                 p["bounds"] = [[p["bounds"][0][0], at_least]]
     return out
-
-
-def _widened(spec: Mapping[str, Any], factor: float) -> dict[str, Any]:
-    """``spec`` with the upper bound of the parameter of interest multiplied by ``factor``."""
-    out = json.loads(json.dumps(spec))
-    for m in out["measurements"]:
-        poi = m["config"]["poi"]
-        for p in m["config"]["parameters"]:
-            if p["name"] == poi and "bounds" in p:
-                p["bounds"] = [[p["bounds"][0][0], p["bounds"][0][1] * factor]]
-    return out
-
 
 def pseudo_data(spec: Mapping[str, Any], *, mu: float, seed: int) -> np.ndarray:
     """A Poisson draw of the main measurement at signal strength ``mu`` (nuisances at their nominal

@@ -135,13 +135,14 @@ def run_inputs(run_dir: str | os.PathLike, *, data: str | os.PathLike | None = N
         raise ValueError(f"{run_dir} is a regression run; a statistical analysis needs a classifier")
     val, test, path = run_splits(run, data, discriminant, signal, seed)
     xsec = _cross_sections(path, run.class_names, dict(xsec_pb or {}))
+    named = {variation_name(v): v for v in variations}
     var_inputs = {}
-    for vpath in variations:
+    for name, vpath in named.items():
         split, probs = _scored(run, vpath, discriminant, None)
         split.scores = _signal_scores(run, probs, signal)
-        var_inputs[variation_name(vpath)] = (split, _cross_sections(vpath, run.class_names, dict(xsec_pb or {})))
+        var_inputs[name] = (split, _cross_sections(vpath, run.class_names, dict(xsec_pb or {})))
     info = {"run": str(run_dir), "model": run.model_name, "data": path,
-            "variation_samples": {variation_name(v): str(v) for v in variations}}
+            "variation_samples": {k: str(v) for k, v in named.items()}}
     return RunInputs(val, test, tuple(run.class_names), xsec, var_inputs, info)
 
 

@@ -16,7 +16,7 @@ jets, which a fit with MC statistical errors would pay for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -79,6 +79,7 @@ class WorkingPoint:
     cut: float
     validation: dict[str, float]
     test: dict[str, float]
+    scan: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)  # validation table, not saved
 
     def to_dict(self) -> dict[str, Any]:
         return {"cut": self.cut, "chosen_on": "validation", "validation": self.validation, "test": self.test}
@@ -110,4 +111,4 @@ def choose_working_point(val_scores: Any, val_is_signal: Any, test_scores: Any, 
     cut = float(val["cut"][best])
     test = scan_cuts(test_scores, test_is_signal, n_signal=n_signal, n_background=n_background,
                      weights=test_weights, cuts=[cut], what="test")
-    return WorkingPoint(cut=cut, validation=_row(val, best), test=_row(test, 0))
+    return WorkingPoint(cut=cut, validation=_row(val, best), test=_row(test, 0), scan=val)
