@@ -234,3 +234,86 @@ def test_numeric_strings_and_empty_sections_parse():
         experiment_from_dict({"data": [1]})
     with pytest.raises(KeyError, match=r"'quantization\.bits': unknown key; valid keys of 'quantization': weights"):
         experiment_from_dict({"quantization": {"bits": 8}})
+
+
+def test_decorrelated_and_calibrated_runs_reload_what_they_stored(toptag_file, tmp_path):
+    """An experiment's decorrelation section (DisCo, the adversary) and calibration: temperature run
+    through run directories: the temperature is fitted on validation, stored, and applied when the run
+    is loaded; the adversary's checkpoint reloads into its wrapper; results carry the test split's
+    rejection and 1/JSD and the ECE before and after."""
+    from colliderlab.calibration import load_calibration
+    from colliderlab.metrics import softmax
+
+    rep = {"kind": "particles", "n_particles": 48}
+    d = _exp(toptag_file, "pfn", rep)
+    d.update(decorrelation={"method": "disco", "variable": "mass", "lambda": 1.0}, calibration="temperature")
+    run = tmp_path / "disco"
+    res = run_experiment(experiment_from_dict(d), run, progress=False, plots=False)
+    t = load_calibration(run)
+    assert t is not None and t > 0 and res["calibration"]["temperature"] == pytest.approx(t)
+    cal = res["calibration"]
+    assert cal["val_nll_after"] <= cal["val_nll_before"] + 1e-9  # the fit never does worse where it was fitted
+    assert {"ece", "ece_std"} <= set(cal["test_ece_after"])
+    assert res["decorrelation"]["variable"] == "mass" and res["decorrelation"]["rejection"] >= 1.0
+    assert "train_disco" in (run / "metrics.csv").read_text()
+    loaded = load_run(run)
+    assert loaded.temperature == pytest.approx(t)
+    probs, _ = loaded.predict_proba(toptag_file)
+    loaded.temperature = 1.0
+    raw, _ = loaded.predict_proba(toptag_file)
+    logits = np.log(np.clip(raw, 1e-30, None))
+    np.testing.assert_allclose(probs, softmax(logits / t), atol=1e-5)
+
+    d.update(decorrelation={"method": "adversary", "lambda": 2.0, "adversary": {"mode": "bins", "n_bins": 4}},
+             calibration="none")
+    run = tmp_path / "adversary"
+    res = run_experiment(experiment_from_dict(d), run, progress=False, plots=False)
+    assert "calibration" not in res and load_calibration(run) is None
+    loaded = load_run(run)
+    assert type(loaded.model).__name__ == "AdversarialTagger"
+    with h5py.File(run / "test_scores.h5") as f:
+        test_scores = f["scores"][:]
+    probs, _ = loaded.predict_proba(toptag_file)
+    assert any(np.allclose(test_scores[0], p, atol=1e-5) for p in probs)
+
+
+def test_decorrelation_sections_are_checked():
+    with pytest.raises(ValueError, match="'mjj' is not a per-jet variable.*valid variables: mass, pt"):
+        experiment_from_dict({"decorrelation": {"variable": "mjj"}})
+    with pytest.raises(ValueError, match="choose one of disco, adversary"):
+        experiment_from_dict({"decorrelation": {"method": "planing"}})
+    with pytest.raises(KeyError, match="decorrelation.adversary.bins.*valid keys"):
+        experiment_from_dict({"decorrelation": {"method": "adversary", "adversary": {"bins": 3}}})
+    with pytest.raises(ValueError, match="need method: adversary"):
+        experiment_from_dict({"decorrelation": {"adversary": {"n_bins": 3}}})
+    with pytest.raises(ValueError, match="choose one of none, temperature"):
+        experiment_from_dict({"calibration": "platt"})
+    cfg = experiment_from_dict({"model": {"name": "bdt"}, "decorrelation": {"lambda": 1}})
+    with pytest.raises(ValueError, match="apply to torch classifiers"):
+        run_experiment(cfg, "/nonexistent/run")
+
+
+def test_deep_ensemble_and_mc_dropout_uncertainties(toptag_file, tmp_path):
+    from colliderlab.train.uncertainty import ensemble_proba, mc_dropout_proba
+
+    runs = []
+    for seed in (1, 2):
+        d = _exp(toptag_file, "pfn", {"kind": "particles", "n_particles": 32}, epochs=1, seed=seed)
+        d["model"]["options"] = {"dropout": 0.3}
+        runs.append(tmp_path / f"pfn{seed}")
+        run_experiment(experiment_from_dict(d), runs[-1], progress=False, plots=False)
+    mean, std, labels = ensemble_proba(runs, toptag_file)
+    members = [load_run(r).predict_proba(toptag_file)[0] for r in runs]
+    np.testing.assert_allclose(mean, (members[0] + members[1]) / 2, atol=1e-6)
+    np.testing.assert_allclose(std, np.abs(members[0] - members[1]) / np.sqrt(2), atol=1e-6)
+    assert labels.shape == (len(mean),) and std.max() > 0
+    mc_mean, mc_std, _ = mc_dropout_proba(runs[0], toptag_file, n_samples=8)
+    assert mc_mean.shape == mean.shape and np.allclose(mc_mean.sum(1), 1, atol=1e-5)
+    assert (mc_std[:, 1] > 0).mean() > 0.9  # dropout was active: every jet's score moves
+    np.testing.assert_allclose(mc_mean, members[0], atol=0.2)  # and averages near the deterministic score
+    d = _exp(toptag_file, "pfn", {"kind": "particles", "n_particles": 32}, epochs=1)
+    run_experiment(experiment_from_dict(d), tmp_path / "nodrop", progress=False, plots=False)
+    with pytest.raises(ValueError, match="no dropout layer"):
+        mc_dropout_proba(tmp_path / "nodrop", toptag_file)
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        ensemble_proba(runs[:1], toptag_file)

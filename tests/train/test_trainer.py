@@ -300,3 +300,46 @@ def test_disco_term_decorrelates_the_score_from_the_mass(obs_splits):
     assert dcorr[1.0] < 0.5 * dcorr[0.0] and aucs[1.0] > 0.8, (dcorr, aucs)
     with pytest.raises(ValueError, match="does not carry; its arrays: x"):
         _fit_steps(obs_splits[0], {"disco": disco_term(1.0, "mjj")})
+
+
+def _fit_adversarial(train, val, variable="mass", steps=150, **adv):
+    from colliderlab.train.adversarial import AdversarialTagger, AdversaryConfig
+
+    torch.manual_seed(0)
+    model = AdversarialTagger(TinyMLP(len(NAMES)), variable, AdversaryConfig(**adv))
+    trainer = Trainer(model, _cfg(epochs=1000, max_steps=steps, schedule="none", batch_size=64))
+    return trainer, trainer.fit(train, val)
+
+
+@pytest.mark.parametrize("mode", ["bins", "mixture"])
+def test_adversarial_training_step_decorrelates_through_the_shared_trainer(obs_splits, mode):
+    """The adversary (mass bin or mixture density) plays through the trainer's model-supplied
+    training_step: two optimisers, the classifier validated as one, and with lambda > 0 the
+    background score depends less on the mass than with lambda = 0 on held-out jets."""
+    from colliderlab.nn.disco import distance_correlation
+
+    train, val, test = (_with_mass(s) for s in obs_splits)
+    dcorr = {}
+    for lam in (0.0, 5.0):
+        trainer, res = _fit_adversarial(train, val, mode=mode, lam=lam, warmup_steps=20)
+        assert res.steps == 150 and {"val_auc", "val_adv_loss", "train_adv_loss"} <= set(res.history[-1])
+        score = softmax(trainer.predict(test))[:, 1]
+        bkg = test.labels == 0
+        dcorr[lam] = distance_correlation(torch.as_tensor(score[bkg]), torch.as_tensor(test.arrays["mass"][bkg])).item()
+        assert auc(score, test.labels) > 0.75
+    assert dcorr[5.0] < 0.7 * dcorr[0.0], dcorr
+
+
+def test_generator_adversary_sees_every_jet_and_checks_its_classes(obs_splits):
+    train, val, _ = obs_splits
+    rng = np.random.default_rng(0)
+    dom = lambda ds, k=2: ArrayDataset({**ds.arrays, "domain": rng.integers(0, k, len(ds))}, ds.labels,  # noqa: E731
+                                       ds.class_names)
+    trainer, res = _fit_adversarial(dom(train), dom(val), "domain", steps=20, mode="classes", n_bins=2,
+                                    background_only=False)
+    # a random domain label: the adversary cannot beat log 2 by much
+    assert abs(res.history[-1]["val_adv_loss"] - np.log(2)) < 0.05
+    with pytest.raises(ValueError, match="classes outside 0..1"):
+        _fit_adversarial(dom(train, 3), None, "domain", steps=5, mode="classes", n_bins=2, background_only=False)
+    with pytest.raises(ValueError, match="does not carry; its arrays: x"):
+        _fit_adversarial(train, None, "mass", steps=5)

@@ -126,7 +126,12 @@ class ExperimentConfig:
     """A whole experiment. ``representation`` is ``{kind: ..., options...}``; empty picks the
     model's default representation. ``quantization`` (e.g. ``{weights: "ap_fixed<8,2>",
     activations: "ap_fixed<10,5>"}``) trains the model quantisation-aware
-    (:func:`colliderlab.nn.quant.prepare_qat`); empty trains in floating point."""
+    (:func:`colliderlab.nn.quant.prepare_qat`); empty trains in floating point. ``decorrelation``
+    (e.g. ``{method: disco, variable: mass, lambda: 10}``,
+    :class:`colliderlab.train.decorrelation.DecorrelationConfig`) decorrelates a torch classifier's
+    score from a per-jet variable; empty trains without. ``calibration: temperature`` fits a
+    temperature on the validation split after training and stores it with the run
+    (:mod:`colliderlab.calibration`); ``none`` (default) does not."""
 
     name: str = "experiment"
     data: DataConfig = field(default_factory=DataConfig)
@@ -134,12 +139,19 @@ class ExperimentConfig:
     model: ModelSection = field(default_factory=ModelSection)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     quantization: Mapping[str, Any] = field(default_factory=dict)
+    decorrelation: Mapping[str, Any] = field(default_factory=dict)
+    calibration: Literal["none", "temperature"] = "none"
+
+    def __post_init__(self) -> None:
+        if self.calibration not in ("none", "temperature"):
+            raise ValueError(f"calibration = {self.calibration!r}: choose one of none, temperature")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["model"]["options"] = dict(self.model.options)
         d["representation"] = dict(self.representation)
         d["quantization"] = dict(self.quantization)
+        d["decorrelation"] = dict(self.decorrelation)
         return plain(d)
 
 
@@ -168,7 +180,14 @@ def experiment_from_dict(d: Mapping[str, Any]) -> ExperimentConfig:
         from colliderlab.nn.quant import QuantConfig
 
         quant = QuantConfig.from_dict(quant, "quantization").to_dict()  # unknown keys / bad formats fail here
-    d.update(representation=dict(rep), model=model, quantization=dict(quant))
+    dec = d.get("decorrelation") or {}
+    if dec:
+        from colliderlab.train.decorrelation import DecorrelationConfig
+
+        if not isinstance(dec, Mapping):
+            raise TypeError("'decorrelation' must be a mapping like {method: disco, variable: mass, lambda: 10}")
+        dec = DecorrelationConfig.from_dict(dec).to_dict()  # unknown methods / variables fail here
+    d.update(representation=dict(rep), model=model, quantization=dict(quant), decorrelation=dict(dec))
     if "name" in d:
         d["name"] = str(d["name"])
     return from_dict(ExperimentConfig, d)

@@ -145,16 +145,23 @@ def _datasets(cfg: ExperimentConfig, progress: bool) -> tuple[Any, Any, Any, Any
     if not d.path:
         raise ValueError("the experiment has no data.path; give a jet file (colliderlab generate ...)")
     rep = _representation(cfg)
-    full, rep = build_dataset(d.path, rep, stop=d.n_jets, cache_dir=_cache_dir(d, d.path), progress=progress,
-                              target=d.target)
+    var = cfg.decorrelation.get("variable") if cfg.decorrelation else None
+
+    def load(path: str, rep: Any, stop: int | None = None, show: bool = False) -> tuple[Any, Any]:
+        ds, rep = build_dataset(path, rep, stop=stop, cache_dir=_cache_dir(d, path), progress=show, target=d.target)
+        if var:  # the decorrelation variable, an auxiliary array the model does not read
+            from colliderlab.train.decorrelation import attach_variable, variable_values
+
+            ds = attach_variable(ds, variable_values(path, var, stop=stop), var)
+        return ds, rep
+
+    full, rep = load(d.path, rep, d.n_jets, progress)
     if d.val_path or d.test_path:
         tr_idx, va_idx, te_idx = split_indices(len(full), 0.0 if d.val_path else d.val_fraction,
                                                0.0 if d.test_path else d.test_fraction, d.split_seed)
         train = full.subset(tr_idx)
-        val = (build_dataset(d.val_path, rep, cache_dir=_cache_dir(d, d.val_path), target=d.target)[0]
-               if d.val_path else full.subset(va_idx))
-        test = (build_dataset(d.test_path, rep, cache_dir=_cache_dir(d, d.test_path), target=d.target)[0]
-                if d.test_path else full.subset(te_idx))
+        val = load(d.val_path, rep)[0] if d.val_path else full.subset(va_idx)
+        test = load(d.test_path, rep)[0] if d.test_path else full.subset(te_idx)
     else:
         tr_idx, va_idx, te_idx = split_indices(len(full), d.val_fraction, d.test_fraction, d.split_seed)
         train, val, test = full.subset(tr_idx), full.subset(va_idx), full.subset(te_idx)
@@ -167,6 +174,9 @@ def _streams(cfg: ExperimentConfig, spec: Any, task: Any) -> tuple[Any, Any, Any
 
     rep = _representation(cfg)
     check_streamable(spec, task, rep)
+    if cfg.decorrelation:
+        raise ValueError("decorrelation needs the variable of every jet in memory: it does not stream yet; "
+                         "set data.stream: false")
     return stream_splits(cfg.data, rep)
 
 

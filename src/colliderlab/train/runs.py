@@ -186,6 +186,7 @@ class LoadedRun:
     config: dict[str, Any]
     target: dict[str, Any] | None = None  # regression: {"name", "mean", "std"}; None for classifiers
     allow_missing: tuple[str, ...] = ()  # input fields a file may lack: zeros filled on purpose
+    temperature: float = 1.0  # calibration.json's temperature (1: not calibrated)
 
     def predict_proba(self, jets_path: str | os.PathLike, *, batch_size: int = 1024,
                       progress: bool = False, chunk_size: int = PREDICT_CHUNK) -> tuple[np.ndarray, np.ndarray | None]:
@@ -200,7 +201,7 @@ class LoadedRun:
         probs, labels = [], []
         for ds, lab in self._chunks(jets_path, progress, chunk_size):
             probs.append(self.model.predict_proba(flat(ds)) if self.is_baseline
-                         else softmax(self._outputs(ds, batch_size)))
+                         else softmax(self._outputs(ds, batch_size) / self.temperature))
             labels.append(lab)
         return np.concatenate(probs), _joined(labels)
 
@@ -308,11 +309,17 @@ def load_run(run_dir: str | os.PathLike, *, checkpoint: str = "best", device: st
         from colliderlab.nn.quant import QuantConfig, prepare_qat
 
         prepare_qat(model, QuantConfig.from_dict(ck["quantization"]))
+    if ck.get("decorrelation"):  # an adversarially trained tagger's checkpoint holds its adversary too
+        from colliderlab.train.decorrelation import wrap_model
+
+        model = wrap_model(model, ck["decorrelation"])
     model.load_state_dict(state)
     model.to(device).eval()
+    from colliderlab.calibration import load_calibration
+
     return LoadedRun(run_dir, model, ck["model_name"], representation_from_dict(ck["representation"]),
                      Standardizer.from_dict(ck["standardizer"]), tuple(ck["class_names"]), False, config,
-                     ck.get("target"))
+                     ck.get("target"), temperature=load_calibration(run_dir) or 1.0)
 
 
 def _check_format(meta: Mapping[str, Any], path: Path, valid: Sequence[str] = (CHECKPOINT_FORMAT,)) -> None:

@@ -116,9 +116,22 @@ class ClassifierTask(Task):
     def finish(self, cfg: ExperimentConfig, run_dir: Path, fitted: Fitted, data: Prepared, meta: Mapping[str, Any],
                plots: bool) -> dict[str, Any]:
         probs = fitted.predict(data.test, None)
-        if fitted.logits:
+        calibration = None
+        if cfg.calibration == "temperature":
+            from colliderlab.train.calibrate import calibrate_run
+
+            calibration, probs = calibrate_run(run_dir, fitted.predict(data.val, None), data.val, probs, data.truth)
+        elif fitted.logits:
             probs = softmax(probs)
         results = score_metrics(probs, data.truth, data.train.class_names)
+        if calibration:
+            results["calibration"] = calibration
+        if cfg.decorrelation and len(data.train.class_names) == 2:
+            from colliderlab.sculpting import decorrelation_metrics
+
+            var = cfg.decorrelation["variable"]
+            dm = decorrelation_metrics(probs[:, 1], data.truth == 1, np.asarray(data.test.arrays[var]).reshape(-1))
+            results["decorrelation"] = {"variable": var, **{k: v for k, v in dm.items() if k != "bins"}}
         results = _write_results(cfg, run_dir, fitted, data, meta, results, probs, None)
         if plots:
             run_plots(run_dir, probs, data.truth, data.train.class_names, fitted.history, cfg.model.name)
@@ -218,6 +231,10 @@ def resolve_task(cfg: ExperimentConfig, spec: ModelSpec) -> tuple[ExperimentConf
     name, target = cfg.model.name, cfg.data.target
     if cfg.quantization and spec.backend != "torch":
         raise ValueError(f"quantization-aware training needs a torch model; {name!r} is a baseline ({spec.backend})")
+    if (cfg.decorrelation or cfg.calibration != "none") and (spec.backend != "torch" or target is not None
+                                                              or spec.task != "classifier"):
+        raise ValueError(f"decorrelation and calibration apply to torch classifiers; {name!r} is a "
+                         f"{spec.backend} {'regression' if target else spec.task}")
     if target is None:
         if spec.task == "regressor":
             raise ValueError(f"{name!r} is a regression baseline: set data.target")
@@ -331,7 +348,11 @@ def fit_torch(req: FitRequest) -> Fitted:
         from colliderlab.nn.quant import QuantConfig, prepare_qat
 
         prepare_qat(model, QuantConfig.from_dict(cfg.quantization))
-    trainer = Trainer(model, cfg.trainer, req.run_dir, meta=req.meta)
+    from colliderlab.train.decorrelation import loss_terms, wrap_model
+
+    req.meta["decorrelation"] = dict(cfg.decorrelation) or None
+    model = wrap_model(model, cfg.decorrelation)  # the adversary's game, if asked for
+    trainer = Trainer(model, cfg.trainer, req.run_dir, meta=req.meta, loss_terms=loss_terms(cfg.decorrelation))
     history = trainer.fit(train, req.data.val, resume=req.resume).history
     train_seconds = float(sum(r.get("train_seconds", 0.0) for r in history))
     load_weights(model, req.run_dir / "checkpoint_best", trainer.device)

@@ -15,6 +15,8 @@ loss) by defining
 * ``training_step(batch, ctx: StepContext) -> dict[str, float]`` doing its own backward and
   optimiser steps through ``ctx.step(loss, optimizer)``, and returning at least ``"loss"``,
 * ``validation_step(batch) -> dict[str, float]`` (at least ``"loss"``, batch-averaged),
+  and, for a classifier, ``classifier_metrics = True`` to be validated as one as well (``val_auc``,
+  ``val_accuracy`` from its forward),
 * ``initialise_from(train)``, called once with the training set before the first step of a fresh
   (not resumed) run: a data-dependent initialisation (standardisation constants, supports) that
   the model keeps in buffers, so it is saved with the weights.
@@ -243,7 +245,12 @@ class Trainer:
                     for key, v in res.items():
                         sums[key] = sums.get(key, 0.0) + float(v) * k
                     n += k
-            return {f"val_{k}": v / max(n, 1) for k, v in sums.items()}
+            res = {f"val_{k}": v / max(n, 1) for k, v in sums.items()}
+            if getattr(self.model, "classifier_metrics", False):  # e.g. an adversarially trained tagger
+                out = self.predict(data)
+                res["val_accuracy"] = float((out.argmax(1) == data.labels).mean())
+                res["val_auc"] = mean_ovr_auc(softmax(out), data.labels)
+            return res
         out = self.predict(data) if not self.dist.enabled else self.dist.gather_rows(
             self.predict(data.for_rank(self.dist.rank, self.dist.world_size)), len(data),
             getattr(data, "rank_layout", "interleaved"))
