@@ -38,15 +38,25 @@ WINDOW = (50.0, 300.0)
 REP = {"kind": "particles", "n_particles": 64}
 
 
-def taggers(epochs: int) -> dict[str, dict]:
+DISCO_LAMBDAS = (0.3, 1.0, 3.0, 5.0, 7.0, 10.0)
+ADVERSARY_LAMBDAS = (0.5, 2.0, 10.0)
+MIXTURE_LAMBDAS = (1.0, 5.0)
+
+
+def taggers(disco: tuple[float, ...] = DISCO_LAMBDAS, adversary: tuple[float, ...] = ADVERSARY_LAMBDAS,
+            mixture: tuple[float, ...] = MIXTURE_LAMBDAS) -> dict[str, dict]:
     """name -> experiment overrides."""
     out: dict[str, dict] = {"plain": {}}
-    for lam in (0.3, 1.0, 3.0, 10.0):
+    for lam in disco:
         out[f"disco_{lam:g}"] = {"decorrelation": {"method": "disco", "variable": "mass", "lambda": lam}}
-    for lam in (0.5, 2.0, 10.0):
+    for lam in adversary:
         out[f"adversary_{lam:g}"] = {"decorrelation": {
             "method": "adversary", "variable": "mass", "lambda": lam,
             "adversary": {"mode": "bins", "n_bins": 10, "adv_steps": 3, "lr": 5e-3, "warmup_steps": 100}}}
+    for lam in mixture:  # the mixture density of the mass (arXiv:1611.01046's adversary)
+        out[f"mdn_{lam:g}"] = {"decorrelation": {
+            "method": "adversary", "variable": "mass", "lambda": lam,
+            "adversary": {"mode": "mixture", "n_components": 5, "adv_steps": 3, "lr": 5e-3, "warmup_steps": 100}}}
     return out
 
 
@@ -63,11 +73,12 @@ def experiment(train: Path, name: str, extra: dict, epochs: int, seed: int = 0) 
     }
 
 
-def train_all(train: Path, out: Path, epochs: int, names: list[str] | None = None) -> dict[str, Path]:
+def train_all(train: Path, out: Path, epochs: int, names: list[str] | None = None, **grid: tuple[float, ...]) -> dict[
+        str, Path]:
     from colliderlab.train.experiment import experiment_from_dict, run_experiment
 
     runs = {}
-    for name, extra in taggers(epochs).items():
+    for name, extra in taggers(**grid).items():
         if names and name not in names:
             continue
         run = out / name
@@ -125,17 +136,18 @@ def test_split(train: Path, runs: dict[str, Path]) -> tuple[np.ndarray, dict[str
     return labels, scores, mass_all[te]
 
 
-def ddt_scores(train: Path, background: Path, n_train_bkg: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """tau32 DDT fitted on training background in the window; returns -tau32' of the training file's
-    test split and of the background file, and the DDT slope."""
+def ddt_scores(train: Path, background: Path, n_train_bkg: int, var: str = "tau32") -> tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
+    """DDT of ``var`` (tau32 for tops, tau21 for W) fitted on training background in the window; returns
+    -var' of the training file's test split and of the background file, and the DDT slope."""
     from colliderlab.data.dataset import split_indices
     from colliderlab.data.formats import iter_jets
     from colliderlab.features.ddt import DDT
     from colliderlab.features.observables import compute_observables
 
     def obs(path: Path) -> dict[str, np.ndarray]:
-        parts = [compute_observables(j, names=["mass", "pt", "tau32"]) for j in iter_jets(path, chunk_size=20_000)]
-        return {k: np.concatenate([p[k] for p in parts]) for k in ("mass", "pt", "tau32")}
+        parts = [compute_observables(j, names=["mass", "pt", var]) for j in iter_jets(path, chunk_size=20_000)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in ("mass", "pt", var)}
 
     import h5py
 
@@ -145,10 +157,10 @@ def ddt_scores(train: Path, background: Path, n_train_bkg: int) -> tuple[np.ndar
     tr, _, te = split_indices(len(label), 0.15, 0.15, 0)
     bkg = tr[label[tr] == 0][:n_train_bkg]
     ok = bkg[(o["mass"][bkg] > WINDOW[0]) & (o["mass"][bkg] < WINDOW[1])]
-    ddt = DDT.fit(o["tau32"][ok], o["mass"][ok], o["pt"][ok], np.zeros(len(ok), bool), fit_range=(1.5, 5.0))
+    ddt = DDT.fit(o[var][ok], o["mass"][ok], o["pt"][ok], np.zeros(len(ok), bool), fit_range=(1.5, 5.0))
     b = obs(background)
-    return (-ddt.transform(o["tau32"][te], o["mass"][te], o["pt"][te]),
-            -ddt.transform(b["tau32"], b["mass"], b["pt"]), np.array([ddt.slope]))
+    return (-ddt.transform(o[var][te], o["mass"][te], o["pt"][te]),
+            -ddt.transform(b[var], b["mass"], b["pt"]), np.array([ddt.slope]))
 
 
 def table(sig_scores: dict[str, np.ndarray], bkg_scores: dict[str, np.ndarray], bkg_mass: np.ndarray,
@@ -177,6 +189,10 @@ def main() -> None:
     ap.add_argument("--out", default="runs/decor")
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--only", nargs="*", help="train only these taggers")
+    ap.add_argument("--ddt", default="tau32", help="the DDT's variable: tau32 (top), tau21 (W)")
+    ap.add_argument("--disco-lambdas", type=float, nargs="*", default=DISCO_LAMBDAS)
+    ap.add_argument("--adversary-lambdas", type=float, nargs="*", default=ADVERSARY_LAMBDAS)
+    ap.add_argument("--mixture-lambdas", type=float, nargs="*", default=MIXTURE_LAMBDAS)
     args = ap.parse_args()
     import torch
 
@@ -187,15 +203,16 @@ def main() -> None:
     torch.set_num_threads(2)
     out = Path(args.out)
     t0 = time.perf_counter()
-    runs = train_all(Path(args.train), out, args.epochs, args.only)
+    runs = train_all(Path(args.train), out, args.epochs, args.only, disco=tuple(args.disco_lambdas),
+                     adversary=tuple(args.adversary_lambdas), mixture=tuple(args.mixture_lambdas))
     print(f"stage: trained {len(runs)} taggers ({time.perf_counter() - t0:.0f} s)", flush=True)
     labels, test_scores, test_mass = test_split(Path(args.train), runs)
     t1 = time.perf_counter()
     bkg_scores, bkg_mass = stream_scores(runs, Path(args.background))
     print(f"stage: scored {len(bkg_mass)} background jets with {len(runs)} taggers "
           f"({time.perf_counter() - t1:.0f} s)", flush=True)
-    ddt_test, ddt_bkg, slope = ddt_scores(Path(args.train), Path(args.background), 40_000)
-    test_scores["ddt_tau32"], bkg_scores["ddt_tau32"] = ddt_test, ddt_bkg
+    ddt_test, ddt_bkg, slope = ddt_scores(Path(args.train), Path(args.background), 40_000, args.ddt)
+    test_scores[f"ddt_{args.ddt}"], bkg_scores[f"ddt_{args.ddt}"] = ddt_test, ddt_bkg
     in_sig = (labels == 1) & (test_mass > WINDOW[0]) & (test_mass < WINDOW[1])
     in_bkg = (bkg_mass > WINDOW[0]) & (bkg_mass < WINDOW[1])
     in_test_bkg = (labels == 0) & (test_mass > WINDOW[0]) & (test_mass < WINDOW[1])
@@ -210,7 +227,7 @@ def main() -> None:
               f"{r['floor']:.0f} ± {r['floor_std']:.0f} |")
     print(f"background jets in the window: {int(in_bkg.sum())}; signal jets: {int(in_sig.sum())}; DDT slope {slope[0]:.4f}")
     out.mkdir(parents=True, exist_ok=True)
-    for k in ("plain", "disco_3", "adversary_2", "ddt_tau32"):
+    for k in ("plain", "disco_3", "disco_10", "adversary_2", f"ddt_{args.ddt}"):
         if k in bkg_scores:
             curves = sculpting_curves(bkg_mass[in_bkg], bkg_scores[k][in_bkg], (1.0, 0.3, 0.1, 0.02))
             plot_mass_sculpting(curves, MASS_BINS, out / f"mass_sculpting_{k}.png", title=k)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -339,6 +340,24 @@ def plot_mass_sculpting(curves: Mapping[float, np.ndarray], bins: np.ndarray, ou
     for eff, h in sorted(curves.items(), reverse=True):
         ax.stairs(h, bins, lw=2, label="no cut" if eff >= 1 else f"ε_B = {eff:g}")
     label_axes(ax, "jet mass [GeV]", "fraction of background jets", title)
+    return _save(fig, out)
+
+
+def plot_reliability(diagrams: Mapping[str, Any], out: str | os.PathLike, title: str = "") -> Path:
+    """Reliability diagrams (:class:`colliderlab.calibration.Reliability`): observed frequency against
+    the mean predicted probability per bin, the diagonal for perfect calibration, ECE in the legend;
+    below, the jets per bin."""
+    plt = _figure()
+    fig, (ax, axn) = plt.subplots(2, 1, figsize=(7, 7.5), sharex=True, gridspec_kw={"height_ratios": (3, 1)})
+    ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfect calibration")
+    for name, rel in diagrams.items():
+        ok = rel.counts > 0
+        line = ax.plot(rel.predicted[ok], rel.observed[ok], "o-", label=f"{name} (ECE {rel.ece:.3f})")[0]
+        axn.stairs(rel.counts, rel.edges, color=line.get_color())
+    axn.set_yscale("log")
+    axn.set_ylabel("jets")
+    label_axes(ax, "", "observed frequency", title)
+    axn.set_xlabel("predicted probability")
     return _save(fig, out)
 
 

@@ -317,3 +317,22 @@ def test_deep_ensemble_and_mc_dropout_uncertainties(toptag_file, tmp_path):
         mc_dropout_proba(tmp_path / "nodrop", toptag_file)
     with pytest.raises(ValueError, match="at least 2 runs"):
         ensemble_proba(runs[:1], toptag_file)
+
+
+def test_cli_calibrate_and_uncertainty(toptag_file, tmp_path, capsys):
+    from colliderlab.calibration import load_calibration
+
+    d = _exp(toptag_file, "pfn", {"kind": "particles", "n_particles": 32}, epochs=1)
+    d["model"]["options"] = {"dropout": 0.2}
+    run = tmp_path / "run"
+    run_experiment(experiment_from_dict(d), run, progress=False, plots=False)
+    assert load_calibration(run) is None
+    assert main(["calibrate", str(run), "--data", toptag_file, "--plot", str(tmp_path / "rel.png"), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert load_calibration(run) == pytest.approx(res["temperature"]) and (tmp_path / "rel.png").exists()
+    assert res["nll_after"] <= res["nll_before"] + 1e-9 and res["ece_after"]["ece"] <= res["ece_before"]["ece"] + 0.02
+    assert main(["uncertainty", str(run), "--data", toptag_file, "--out", str(tmp_path / "u.h5"), "--mc-dropout", "4"]) == 0
+    with h5py.File(tmp_path / "u.h5") as f:
+        assert f["mean"].shape == f["std"].shape == (len(f["labels"]), 2) and f["std"][:].max() > 0
+    assert main(["uncertainty", str(run), "--data", toptag_file, "--out", str(tmp_path / "e.h5")]) == 2
+    assert "at least 2 runs" in capsys.readouterr().err

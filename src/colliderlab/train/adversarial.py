@@ -176,7 +176,9 @@ class AdversarialTagger(nn.Module):
         return {"loss": value, "clf_loss": float(clf.detach()), "adv_loss": float(adv.detach())}
 
     def validation_step(self, batch: Mapping[str, Any]) -> dict[str, float]:
-        """``loss``: the classifier's cross entropy alone (what early stopping watches); ``adv_loss``."""
+        """``loss``: the game's value ``clf_loss - lambda x adv_loss`` (what picks the best epoch: the
+        classifier's cross entropy alone would pick the epochs before the adversary bit);
+        ``clf_loss``, ``adv_loss``."""
         target, mask = self._target(batch)
         clf, adv = self._losses(self.classifier(*[batch[k] for k in self.input_names]), batch, target, mask)
-        return {"loss": float(clf), "adv_loss": float(adv)}
+        return {"loss": float(clf - self.config.lam * adv), "clf_loss": float(clf), "adv_loss": float(adv)}

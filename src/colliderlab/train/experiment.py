@@ -24,6 +24,9 @@ directory passed on by someone else cannot run code when it is loaded::
                            regression runs: ``predictions`` (N, 1) and ``targets`` (N, 1)
       plots/               roc.png, scores.png, training.png (regression: regression.png,
                            training.png; image runs add images.png)
+      calibration.json     ``calibration: temperature`` runs (or ``colliderlab calibrate``): the
+                           temperature applied to every later scoring, where it was fitted, NLL and
+                           ECE before and after (:mod:`colliderlab.calibration`)
 
 Regression: ``data.target`` (a name from :data:`colliderlab.features.targets.TARGETS`, e.g.
 ``truth_pt``) trains the model's head on that per-jet quantity; results.json then holds
@@ -43,14 +46,20 @@ representation; the run directory is the same, the split a hash of (shard file n
 the same fractions, the standardiser fitted on the first
 :data:`~colliderlab.train.stream.STANDARDIZER_JETS` training jets.
 
+Decorrelation: an experiment's ``decorrelation`` section (:mod:`colliderlab.train.decorrelation`)
+carries the variable as an auxiliary array, adds the DisCo loss term or wraps the model in an
+:class:`~colliderlab.train.adversarial.AdversarialTagger` (whose checkpoint holds the adversary too;
+``load_run`` rebuilds the wrapper from the checkpoint's ``decorrelation``), and adds the test split's
+rejection and 1/JSD to results.json.
+
 CHECKPOINT KEYS (``checkpoint_*.json``): ``format`` (``colliderlab-checkpoint-2``),
 ``checkpoint_id`` (the same in the ``.safetensors`` header and, for the last checkpoint, in
 ``resume_state.pt``: files of one save), ``colliderlab_version``, ``model_name``,
 ``model_config`` (dict), ``representation`` (dict with ``kind``), ``standardizer`` (mean/std per
 array), ``class_names``, ``task``, ``target`` (regression: name, mean and std of the learnt,
 transformed target, transform and reference; else None), ``quantization`` (QAT formats or
-None), ``trainer_config``, ``epoch``, ``step``, ``best_metric``, ``best_epoch``, ``bad_epochs``,
-``history``. See :mod:`colliderlab.train.checkpoint`.
+None), ``decorrelation`` (the experiment's section or None), ``trainer_config``, ``epoch``,
+``step``, ``best_metric``, ``best_epoch``, ``bad_epochs``, ``history``. See :mod:`colliderlab.train.checkpoint`.
 
 Runs written before format 2 hold one pickled ``checkpoint_*.pt`` per checkpoint. They are
 refused (by ``load_run``, hence ``predict``, ``evaluate`` and ``export``, and by resume) with a

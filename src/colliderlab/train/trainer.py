@@ -32,7 +32,9 @@ Two hooks let later work (decorrelation, calibration, searches) plug in without 
 * ``loss_terms``: named callables ``(outputs, batch) -> scalar tensor`` added to the default
   loss. ``batch`` is the whole batch: the model's inputs, ``label``, ``weight`` and any other
   array the dataset carries (e.g. the jet mass for a decorrelation penalty). Each term's batch
-  mean is logged as ``train_<name>``; ``train_loss`` is the total.
+  mean is logged as ``train_<name>`` and ``val_<name>`` (over validation batches of
+  ``eval_batch_size``); ``train_loss`` and ``val_loss`` are the totals, so the best epoch is the
+  best of what is trained for.
 * ``callbacks``: :class:`Callback` objects, called with ``on_step_end(trainer, step, logs)``
   after every optimiser step and ``on_epoch_end(trainer, epoch, row)`` once the epoch's metrics
   are in ``row`` (before the monitor, the checkpoint and the CSV see it: a callback may add
@@ -258,6 +260,10 @@ class Trainer:
         t_out = torch.from_numpy(out)
         batch = {"label": torch.from_numpy(labels), "weight": torch.from_numpy(data.weights)}
         res = {"val_loss": float(self._loss(t_out, batch))}
+        if self.loss_terms:  # validated as trained: the total, so the best epoch is the best compromise
+            terms = self._validation_terms(data)
+            res.update({f"val_{k}": v for k, v in terms.items()})
+            res["val_loss"] += sum(terms.values())
         if self.config.task == "classification":
             res["val_accuracy"] = float((out.argmax(1) == labels).mean())
             res["val_auc"] = mean_ovr_auc(softmax(out), labels)  # binary: AUC of the last class
@@ -267,6 +273,20 @@ class Trainer:
         return res
 
     # ------------------------------------------------------------------ state
+    def _validation_terms(self, data: Any) -> dict[str, float]:
+        """Each loss term's mean over the validation batches (of ``eval_batch_size`` jets)."""
+        import torch
+
+        self.model.eval()
+        sums, n = dict.fromkeys(self.loss_terms, 0.0), 0
+        with torch.no_grad():
+            for batch in data.batches(self.config.eval_batch_size, device=self.device):
+                out = self.model(*self._inputs(batch))
+                for name, term in self.loss_terms.items():
+                    sums[name] += float(term(out, batch))
+                n += 1
+        return {k: v / max(n, 1) for k, v in sums.items()}
+
     def checkpoint_meta(self, epoch: int, step: int, best: float | None, best_epoch: int, bad_epochs: int,
                         history: list[dict[str, float]]) -> dict[str, Any]:
         """A checkpoint's JSON metadata: the trainer's progress and config plus ``meta``."""
