@@ -60,7 +60,7 @@ def train_tagger(train: object, val: object, rep: object, lam: float, epochs: in
     cfg = TrainerConfig(epochs=epochs, batch_size=1024, lr=2e-3, schedule="cosine", patience=0, seed=seed,
                         progress=False, num_threads=2)
     trainer = Trainer(tagger, cfg)
-    trainer.fit(train, val)
+    trainer.adv_history = [r.get("train_adv_loss") for r in trainer.fit(train, val).history]  # the record
     return trainer
 
 
@@ -122,8 +122,9 @@ def main() -> None:
         t1 = time.perf_counter()
         trainer = train_tagger(train, val, rep, lam, args.epochs)
         rows[f"lambda_{lam:g}"] = r = shifts(trainer, nom_eval, vin_eval)
+        r["train_adv_loss_first_last"] = [trainer.adv_history[0], trainer.adv_history[-1]]  # ln 2 = 0.693: no clue
         print(f"lambda {lam:g}: trained in {time.perf_counter() - t1:.0f} s; " + json.dumps(
-            {k: round(v, 4) for k, v in r.items()}), flush=True)
+            {k: np.round(v, 4).tolist() for k, v in r.items()}), flush=True)
     print("| tagger | AUC nominal | AUC Vincia | 1/eB nominal | eS shift | eB shift |")
     print("|---|---|---|---|---|---|")
     for k, r in rows.items():
