@@ -60,21 +60,21 @@ def taggers(disco: tuple[float, ...] = DISCO_LAMBDAS, adversary: tuple[float, ..
     return out
 
 
-def experiment(train: Path, name: str, extra: dict, epochs: int, seed: int = 0) -> dict:
+def experiment(train: Path, name: str, extra: dict, epochs: int, seed: int = 0, batch_size: int = 1024) -> dict:
     return {
         "name": name,
         "data": {"path": str(train), "cache_dir": None},
         "representation": REP,
         "model": {"name": "pfn", "preset": "lite", "options": {"dropout": 0.1}},
-        "trainer": {"epochs": epochs, "batch_size": 1024, "lr": 2e-3, "schedule": "cosine", "patience": 0,
+        "trainer": {"epochs": epochs, "batch_size": batch_size, "lr": 2e-3, "schedule": "cosine", "patience": 0,
                     "seed": seed, "num_threads": 2, "progress": False},
         "calibration": "temperature",
         **extra,
     }
 
 
-def train_all(train: Path, out: Path, epochs: int, names: list[str] | None = None, **grid: tuple[float, ...]) -> dict[
-        str, Path]:
+def train_all(train: Path, out: Path, epochs: int, names: list[str] | None = None, batch_size: int = 1024,
+              **grid: tuple[float, ...]) -> dict[str, Path]:
     from colliderlab.train.experiment import experiment_from_dict, run_experiment
 
     runs = {}
@@ -84,7 +84,8 @@ def train_all(train: Path, out: Path, epochs: int, names: list[str] | None = Non
         run = out / name
         if not (run / "results.json").exists():
             t0 = time.perf_counter()
-            res = run_experiment(experiment_from_dict(experiment(train, name, extra, epochs)), run, progress=False)
+            res = run_experiment(experiment_from_dict(experiment(train, name, extra, epochs, 0, batch_size)), run,
+                                 progress=False)
             print(f"{name}: trained in {time.perf_counter() - t0:.0f} s, test AUC {res['auc']:.4f}", flush=True)
         runs[name] = run
     return runs
@@ -188,6 +189,7 @@ def main() -> None:
     ap.add_argument("--background", default="data/decor/qcd_n280000_seed20.h5")
     ap.add_argument("--out", default="runs/decor")
     ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--batch-size", type=int, default=1024, help="also the jets DisCo's dCorr is estimated on")
     ap.add_argument("--only", nargs="*", help="train only these taggers")
     ap.add_argument("--ddt", default="tau32", help="the DDT's variable: tau32 (top), tau21 (W)")
     ap.add_argument("--disco-lambdas", type=float, nargs="*", default=DISCO_LAMBDAS)
@@ -203,7 +205,7 @@ def main() -> None:
     torch.set_num_threads(2)
     out = Path(args.out)
     t0 = time.perf_counter()
-    runs = train_all(Path(args.train), out, args.epochs, args.only, disco=tuple(args.disco_lambdas),
+    runs = train_all(Path(args.train), out, args.epochs, args.only, args.batch_size, disco=tuple(args.disco_lambdas),
                      adversary=tuple(args.adversary_lambdas), mixture=tuple(args.mixture_lambdas))
     print(f"stage: trained {len(runs)} taggers ({time.perf_counter() - t0:.0f} s)", flush=True)
     labels, test_scores, test_mass = test_split(Path(args.train), runs)
