@@ -79,8 +79,7 @@ class AdversarialTagger(nn.Module):
 
     classifier_metrics = True  # the trainer validates it as a classifier (val_auc, val_accuracy)
 
-    def __init__(self, classifier: nn.Module, variable: str = "mass", config: AdversaryConfig | None = None,
-                 optimizer_config: Any = None) -> None:
+    def __init__(self, classifier: nn.Module, variable: str = "mass", config: AdversaryConfig | None = None) -> None:
         super().__init__()
         self.classifier = classifier
         self.variable = variable

@@ -49,7 +49,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,8 @@ from colliderlab.train.checkpoint import (
 from colliderlab.train.distributed import init_distributed, write_debug
 from colliderlab.train.epoch_log import tensorboard_writer, write_metrics_csv
 from colliderlab.train.hooks import Callback, LossTerm, StepContext
+from colliderlab.train.loop_state import LoopProgress as _Progress
+from colliderlab.train.loop_state import TrainResult, batch_means
 from colliderlab.train.trainer_config import (
     TrainerConfig,
     class_weights,
@@ -82,19 +84,6 @@ __all__ = [
     "TrainerConfig", "StepContext", "Trainer", "TrainResult", "Callback", "LossTerm", "resolve_device",
     "CHECKPOINT_FORMAT", "softmax",
 ]
-
-
-@dataclass
-class TrainResult:
-    """Outcome of :meth:`Trainer.fit`."""
-
-    epochs_run: int
-    steps: int
-    best_epoch: int
-    best_metric: float
-    history: list[dict[str, float]] = field(default_factory=list)
-    stopped_early: bool = False
-    seconds: float = 0.0
 
 
 class Trainer:
@@ -238,16 +227,8 @@ class Trainer:
 
         if self.custom:
             self.model.eval()
-            sums: dict[str, float] = {}
-            n = 0
-            with torch.no_grad():
-                for batch in data.batches(self.config.eval_batch_size, device=self.device):
-                    res = self.model.validation_step(batch)
-                    k = len(batch["label"])
-                    for key, v in res.items():
-                        sums[key] = sums.get(key, 0.0) + float(v) * k
-                    n += k
-            res = {f"val_{k}": v / max(n, 1) for k, v in sums.items()}
+            res = {f"val_{k}": v for k, v in batch_means(self.model.validation_step, data, self.config.eval_batch_size,
+                                                          self.device).items()}
             if getattr(self.model, "classifier_metrics", False):  # e.g. an adversarially trained tagger
                 out = self.predict(data)
                 res["val_accuracy"] = float((out.argmax(1) == data.labels).mean())
@@ -274,18 +255,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ state
     def _validation_terms(self, data: Any) -> dict[str, float]:
-        """Each loss term's mean over the validation batches (of ``eval_batch_size`` jets)."""
-        import torch
-
+        """Each loss term's mean over the validation jets (batches of ``eval_batch_size``)."""
         self.model.eval()
-        sums, n = dict.fromkeys(self.loss_terms, 0.0), 0
-        with torch.no_grad():
-            for batch in data.batches(self.config.eval_batch_size, device=self.device):
-                out = self.model(*self._inputs(batch))
-                for name, term in self.loss_terms.items():
-                    sums[name] += float(term(out, batch))
-                n += 1
-        return {k: v / max(n, 1) for k, v in sums.items()}
+
+        def terms(batch: Mapping[str, Any]) -> dict[str, float]:
+            out = self.model(*self._inputs(batch))
+            return {name: float(term(out, batch)) for name, term in self.loss_terms.items()}
+
+        return batch_means(terms, data, self.config.eval_batch_size, self.device)
 
     def checkpoint_meta(self, epoch: int, step: int, best: float | None, best_epoch: int, bad_epochs: int,
                         history: list[dict[str, float]]) -> dict[str, Any]:
@@ -511,17 +488,3 @@ class Trainer:
             write_metrics_csv(self.run_dir / "metrics.csv", progress.history)
         stop = bool(self.should_stop or (c.patience and progress.bad >= c.patience))
         return bool(self.dist.reduce([stop], "max")[0])  # every rank stops if one does
-
-
-@dataclass
-class _Progress:
-    """The training loop's counters, as a checkpoint stores them: the next ``epoch`` (0-based),
-    optimiser ``step``, ``best`` monitored value and its ``best_epoch``, epochs without
-    improvement (``bad``) and the per-epoch ``history``."""
-
-    epoch: int = 0
-    step: int = 0
-    best: float | None = None
-    best_epoch: int = -1
-    bad: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
