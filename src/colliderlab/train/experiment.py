@@ -18,7 +18,8 @@ directory passed on by someone else cannot run code when it is loaded::
       metrics.csv          one row per epoch: epoch, step, train_loss, val_loss, val_accuracy,
                            val_auc, lr, train_seconds
       results.json         test-split metrics (auc, accuracy, rejection_at_0.3/0.5, per-class AUCs
-                           for multi-class), params, train_seconds, inference_jets_per_second,
+                           for multi-class), classifiers' ``val_auc`` (the validation split's, what
+                           searches select on), params, train_seconds, inference_jets_per_second,
                            numbers of jets, detector card and MPI setting of the sample
       test_scores.h5       datasets ``scores`` (N, C) class probabilities and ``labels`` (N,);
                            regression runs: ``predictions`` (N, 1) and ``targets`` (N, 1)
@@ -84,6 +85,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +221,7 @@ def run_experiment(
     resume: bool = True,
     progress: bool = True,
     plots: bool = True,
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train ``cfg`` into ``run_dir`` and evaluate on the test split; returns ``results.json``.
 
@@ -233,6 +236,8 @@ def run_experiment(
     The task (:data:`colliderlab.train.tasks.TASKS`) prepares the labels and writes the results,
     the backend (:data:`colliderlab.train.tasks.BACKENDS`) fits the model. A run killed part-way
     is continued from ``checkpoint_last`` when called again with the same configuration.
+    ``callbacks`` (:class:`~colliderlab.train.hooks.Callback`) are handed to the trainer of torch
+    models (e.g. a hyper-parameter search's pruning, :mod:`colliderlab.train.tune`).
     """
     from colliderlab.models.registry import resolve_model
     from colliderlab.train.distributed import distributed
@@ -248,11 +253,12 @@ def run_experiment(
         with dist.main_first():  # rank 0 writes the representation cache, the others read it
             train, val, test, rep = (_streams(cfg, spec, task) if cfg.data.streams()
                                      else _datasets(cfg, progress and dist.is_main))
-        return _train(cfg, spec, task, run_dir, (train, val, test, rep), resume, plots, dist.is_main)
+        return _train(cfg, spec, task, run_dir, (train, val, test, rep), resume, plots, dist.is_main,
+                      tuple(callbacks))
 
 
 def _train(cfg: ExperimentConfig, spec: Any, task: Any, run_dir: Path, splits: tuple[Any, Any, Any, Any],
-           resume: bool, plots: bool, is_main: bool) -> dict[str, Any]:
+           resume: bool, plots: bool, is_main: bool, callbacks: tuple[Any, ...] = ()) -> dict[str, Any]:
     """Standardise, write ``config.yaml``, fit and (rank 0) finish the run; see :func:`run_experiment`."""
     import yaml
 
@@ -285,5 +291,6 @@ def _train(cfg: ExperimentConfig, spec: Any, task: Any, run_dir: Path, splits: t
         "target": data.scale,
         "input_fields": input_fields(rep),  # the input contract: what predict/evaluate/export check
     }
-    fitted = BACKENDS[spec.backend](FitRequest(cfg, spec, task, data, rep, run_dir, meta, resume))
+    fitted = BACKENDS[spec.backend](FitRequest(cfg, spec, task, data, rep, run_dir, meta, resume,
+                                                 callbacks))
     return task.finish(cfg, run_dir, fitted, data, meta, plots) if is_main else {}

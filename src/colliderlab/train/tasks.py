@@ -115,15 +115,18 @@ class ClassifierTask(Task):
 
     def finish(self, cfg: ExperimentConfig, run_dir: Path, fitted: Fitted, data: Prepared, meta: Mapping[str, Any],
                plots: bool) -> dict[str, Any]:
-        probs = fitted.predict(data.test, None)
+        probs, val_out = fitted.predict(data.test, None), fitted.predict(data.val, None)
         calibration = None
         if cfg.calibration == "temperature":
             from colliderlab.train.calibrate import calibrate_run
 
-            calibration, probs = calibrate_run(run_dir, fitted.predict(data.val, None), data.val, probs, data.truth)
+            calibration, probs = calibrate_run(run_dir, val_out, data.val, probs, data.truth)
         elif fitted.logits:
             probs = softmax(probs)
         results = score_metrics(probs, data.truth, data.train.class_names)
+        # what searches select on (colliderlab.train.tune): never the test split
+        val_probs = softmax(val_out) if fitted.logits else val_out
+        results["val_auc"] = score_metrics(val_probs, np.asarray(data.val.labels), data.train.class_names)["auc"]
         if calibration:
             results["calibration"] = calibration
         if cfg.decorrelation and len(data.train.class_names) == 2:
@@ -323,6 +326,7 @@ class FitRequest:
     run_dir: Path
     meta: dict[str, Any] = field(default_factory=dict)
     resume: bool = True
+    callbacks: tuple[Any, ...] = ()  # trainer callbacks (torch models)
 
 
 def fit_torch(req: FitRequest) -> Fitted:
@@ -352,7 +356,8 @@ def fit_torch(req: FitRequest) -> Fitted:
 
     req.meta["decorrelation"] = dict(cfg.decorrelation) or None
     model = wrap_model(model, cfg.decorrelation)  # the adversary's game, if asked for
-    trainer = Trainer(model, cfg.trainer, req.run_dir, meta=req.meta, loss_terms=loss_terms(cfg.decorrelation))
+    trainer = Trainer(model, cfg.trainer, req.run_dir, meta=req.meta, loss_terms=loss_terms(cfg.decorrelation),
+                      callbacks=req.callbacks)
     history = trainer.fit(train, req.data.val, resume=req.resume).history
     train_seconds = float(sum(r.get("train_seconds", 0.0) for r in history))
     load_weights(model, req.run_dir / "checkpoint_best", trainer.device)
