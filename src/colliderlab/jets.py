@@ -16,7 +16,7 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["ParticleID", "JetBatch", "ALL_FIELDS", "pid_from_pdg"]
+__all__ = ["ParticleID", "JetBatch", "ALL_FIELDS", "N_TRUTH_PARTONS", "pid_from_pdg"]
 
 
 class ParticleID(IntEnum):
@@ -49,8 +49,11 @@ def pid_from_pdg(pdg: np.ndarray, charge: np.ndarray) -> np.ndarray:
 
 #: Every per-particle and per-jet array field of a :class:`JetBatch`, in storage order.
 ALL_FIELDS: frozenset[str] = frozenset(
-    ("p4", "mask", "charge", "pid", "d0", "dz", "jet_p4", "label", "truth_p4", "truth_pdg")
+    ("p4", "mask", "charge", "pid", "d0", "dz", "jet_p4", "label", "truth_p4", "truth_pdg", "truth_partons")
 )
+
+#: Decay-parton slots of :attr:`JetBatch.truth_partons`: a top's b and two W-decay quarks; W/Z/H: 2.
+N_TRUTH_PARTONS = 3
 
 
 @dataclass
@@ -67,6 +70,10 @@ class JetBatch:
         label:     (N,) int64, index into ``label_names``
         truth_p4:  (N, 4) float64, matched truth particle (top, W, Z, H, hard parton); zeros if none
         truth_pdg: (N,) int32, PDG id of the matched truth particle (0 if none)
+        truth_partons: (N, 3, 4) float64, the matched object's decay partons (E, px, py, pz): a
+                   top's b then its W's two quarks; a W, Z or H's two quarks then zeros; zeros
+                   for jets without (QCD) and for sources that do not store them (None given:
+                   zeros, and the field is not carried)
         label_names: class names, ``label_names[label[i]]`` is jet i's class
         fields:    the array fields the source actually carried (a subset of :data:`ALL_FIELDS`);
                    the others hold zeros filled in by the reader. Default: all of them, for code
@@ -85,16 +92,20 @@ class JetBatch:
     label: np.ndarray
     truth_p4: np.ndarray
     truth_pdg: np.ndarray
+    truth_partons: np.ndarray | None = None
     label_names: tuple[str, ...] = field(default_factory=tuple)
     fields: frozenset[str] = ALL_FIELDS
 
     # Per-jet arrays (first axis N) that are not constituent-level.
-    JET_FIELDS = ("jet_p4", "label", "truth_p4", "truth_pdg")
+    JET_FIELDS = ("jet_p4", "label", "truth_p4", "truth_pdg", "truth_partons")
     PARTICLE_FIELDS = ("p4", "mask", "charge", "pid", "d0", "dz")
 
     def __post_init__(self) -> None:
         self.label_names = tuple(self.label_names)
         self.fields = frozenset(self.fields)
+        if self.truth_partons is None:  # a source without decay partons: zeros, not carried
+            self.truth_partons = np.zeros((self.p4.shape[0], N_TRUTH_PARTONS, 4), np.float64)
+            self.fields = self.fields - {"truth_partons"}
         unknown = sorted(self.fields - ALL_FIELDS)
         if unknown:
             raise ValueError(f"JetBatch.fields has unknown name(s) {unknown}; valid: {', '.join(sorted(ALL_FIELDS))}")
@@ -105,7 +116,8 @@ class JetBatch:
             arr = getattr(self, name)
             if arr.shape != (n, p):
                 raise ValueError(f"JetBatch.{name} must have shape (N, P) = ({n}, {p}), got {arr.shape}")
-        for name, tail in (("jet_p4", (4,)), ("label", ()), ("truth_p4", (4,)), ("truth_pdg", ())):
+        for name, tail in (("jet_p4", (4,)), ("label", ()), ("truth_p4", (4,)), ("truth_pdg", ()),
+                           ("truth_partons", (N_TRUTH_PARTONS, 4))):
             arr = getattr(self, name)
             if arr.shape != (n, *tail):
                 raise ValueError(f"JetBatch.{name} must have shape {(n, *tail)}, got {arr.shape}")
@@ -145,6 +157,7 @@ class JetBatch:
             label=np.zeros(n, np.int64),
             truth_p4=np.zeros((n, 4), np.float64),
             truth_pdg=np.zeros(n, np.int32),
+            truth_partons=np.zeros((n, N_TRUTH_PARTONS, 4), np.float64),
             label_names=label_names,
             fields=fields,
         )

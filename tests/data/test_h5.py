@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import h5py
@@ -137,3 +138,25 @@ def test_flipped_bit_in_the_data_is_caught(tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(DataFormatError, match="flip.h5"):
         read_h5(path)
+
+
+def test_truth_partons_round_trip_and_older_schemas_read_without_them(tmp_path):
+    b = _batch()
+    b.truth_partons[b.label == 1] = np.random.default_rng(1).normal(size=((b.label == 1).sum(), 3, 4))
+    path = write_h5(tmp_path / "v3.h5", b)
+    back = read_h5(path)
+    np.testing.assert_array_equal(back.truth_partons, b.truth_partons)
+    assert "truth_partons" in back.fields
+    # a schema-2 file (written before the decay partons were stored): same reader, zeros, not carried
+    old = tmp_path / "v2.h5"
+    write_h5(old, b)
+    with h5py.File(old, "a") as f:
+        del f["truth_partons"]
+        f.attrs["schema_version"] = 2
+        f.attrs["fields"] = np.bytes_(json.dumps(sorted(set(b.fields) - {"truth_partons"})).encode())
+    back = read_h5(old)
+    assert back.truth_partons.shape == (len(b), 3, 4) and not back.truth_partons.any()
+    assert "truth_partons" not in back.fields
+    np.testing.assert_array_equal(back.p4, b.p4)
+    # a batch built without them says so as well
+    assert "truth_partons" not in JetBatch(**{k: v for k, v in b.arrays().items() if k != "truth_partons"}).fields

@@ -44,6 +44,28 @@ def test_matched_jets_contain_their_decay_products(boson_jets):
         assert np.all(dr < 0.8)
 
 
+def test_truth_decay_partons_of_tops_and_bosons(toptag_jets, boson_jets):
+    """Schema 3's truth_partons: a top's b and W quarks sum to the top (momentum conservation in
+    the decay), the two W quarks to the W mass, all inside the jet; bosons carry their two quarks;
+    QCD jets none."""
+    top = _by_label(toptag_jets, "top")
+    assert "truth_partons" in top.fields
+    par = top.truth_partons  # (N, 3, 4)
+    assert np.all(par[..., 0] > 0)  # three partons for every matched top
+    m_sum = kin.mass(par.sum(axis=1))
+    assert np.median(np.abs(m_sum - kin.mass(top.truth_p4))) < 1.0
+    m_w = kin.mass(par[:, 1] + par[:, 2])
+    assert np.median(np.abs(m_w - 80.4)) < 1.5  # a Breit-Wigner of width 2.1 GeV: half within 1.05
+    dr = kin.delta_r(kin.rapidity(top.jet_p4)[:, None], kin.phi(top.jet_p4)[:, None],
+                     kin.rapidity(par), kin.phi(par))
+    assert np.all(dr < 0.8)
+    assert not _by_label(toptag_jets, "qcd").truth_partons.any()
+    for name, mass in (("w", 80.4), ("z", 91.2)):
+        b = _by_label(boson_jets, name)
+        assert np.all(b.truth_partons[:, :2, 0] > 0) and not b.truth_partons[:, 2].any()
+        assert np.median(np.abs(kin.mass(b.truth_partons[:, 0] + b.truth_partons[:, 1]) - mass)) < 3.0
+
+
 def test_tau32_lower_for_top_than_qcd(toptag_jets):
     from colliderlab.features.observables import compute_observables
 

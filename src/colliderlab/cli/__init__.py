@@ -31,6 +31,7 @@
     colliderlab uncertainty RUN_DIR [RUN_DIR ...] --data FILE --out U.h5 [--mc-dropout N]
     colliderlab tune EXP.yaml --space SPACE.yaml --trials N [--out DIR] [--storage URL] [--workers W]
                      [--scheduler ADDR] [--final-seeds 3]   # Optuna search on validation AUC
+    colliderlab explain RUN_DIR --data FILE [--n-jets 1000] [--out DIR]   # SHAP, IG, attention, filters
 """
 
 from __future__ import annotations
@@ -40,14 +41,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from colliderlab.cli import anomaly, calo, jets, runs, stats, tune, uncertainty
+from colliderlab.cli import anomaly, calo, explain, jets, runs, stats, tune, uncertainty
 from colliderlab.cluster import ClusterError
 
 __all__ = ["main", "build_parser"]
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     **jets.COMMANDS, **runs.COMMANDS, **calo.COMMANDS, **anomaly.COMMANDS, **stats.COMMANDS,
-    **uncertainty.COMMANDS, **tune.COMMANDS,
+    **uncertainty.COMMANDS, **tune.COMMANDS, **explain.COMMANDS,
 }
 
 
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         jets.add_generate, jets.add_shards, jets.add_inspect, jets.add_list, jets.add_demo, jets.add_models,
         runs.add_train, runs.add_evaluate, runs.add_predict, runs.add_convert_run,
         calo.add_calo, anomaly.add_anomaly, runs.add_export, runs.add_benchmark, stats.add_stats,
-        uncertainty.add_calibrate, uncertainty.add_uncertainty, tune.add_tune,
+        uncertainty.add_calibrate, uncertainty.add_uncertainty, tune.add_tune, explain.add_explain,
     ):
         add(sub)
     return parser

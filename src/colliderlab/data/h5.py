@@ -1,6 +1,6 @@
 """colliderlab's own HDF5 jet files: schema, atomic writer, chunked reader.
 
-Schema (``format = "colliderlab-jets"``, ``schema_version = 2``); one dataset per
+Schema (``format = "colliderlab-jets"``, ``schema_version = 3``); one dataset per
 :class:`~colliderlab.jets.JetBatch` field, all sharing the first axis N (jets):
 
 ================  ==============  =========  ==================================================
@@ -15,6 +15,7 @@ dataset           shape           dtype      meaning
 ``label``         (N,)            int64      index into the ``label_names`` attribute
 ``truth_p4``      (N, 4)          float64    matched truth particle (E, px, py, pz), GeV
 ``truth_pdg``     (N,)            int32      its PDG id (0: none)
+``truth_partons`` (N, 3, 4)       float64    its decay partons (top: b, q, q'; W/Z/H: q, q', 0)
 ================  ==============  =========  ==================================================
 
 Root attributes: ``format``, ``schema_version``, ``label_names`` (JSON list), ``fields`` (JSON
@@ -24,7 +25,10 @@ all of them), ``n_jets``,
 process recipes, detector card, seed, package versions and, for a preset, the preset's name and
 information content, see :func:`colliderlab.data.generate.provenance`). Schema 2 adds the per-process
 cross sections and the generator variation to ``provenance`` (:func:`read_cross_sections`);
-files of schema 1 read as before and say that they hold no cross section. Angles are radians; Delta R in
+files of schema 1 read as before and say that they hold no cross section. Schema 3 adds
+``truth_partons`` (the truth quark directions that attribution checks need,
+:mod:`colliderlab.explain`); files of schemas 1 and 2 read as before, with zeros there and the
+field not carried. Angles are radians; Delta R in
 colliderlab uses the rapidity, as FastJet does.
 
 Datasets are chunked along N, gzip-compressed and fletcher32-checksummed (a flipped bit fails
@@ -62,8 +66,11 @@ __all__ = [
 ]
 
 FORMAT = "colliderlab-jets"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _FIELDS = ("p4", "mask", "charge", "pid", "d0", "dz", "jet_p4", "label", "truth_p4", "truth_pdg")
+"""Datasets every colliderlab file has (schema 1 on)."""
+_OPTIONAL = ("truth_partons",)
+"""Datasets of later schemas (3 on); older files read zeros there (the field not carried)."""
 _DTYPES = {
     "p4": np.float32,
     "mask": np.bool_,
@@ -75,6 +82,7 @@ _DTYPES = {
     "label": np.int64,
     "truth_p4": np.float64,
     "truth_pdg": np.int32,
+    "truth_partons": np.float64,
 }
 
 
@@ -165,8 +173,9 @@ class H5Writer(AtomicH5Writer):
             "label": (),
             "truth_p4": (4,),
             "truth_pdg": (),
+            "truth_partons": (3, 4),
         }
-        for name in _FIELDS:
+        for name in _FIELDS + _OPTIONAL:
             tail = shapes[name]
             f.create_dataset(
                 name,
@@ -262,11 +271,12 @@ def _check_schema(path: Path, f: Any) -> None:
     missing = [k for k in _FIELDS if k not in f]
     if missing:
         raise DataFormatError(path, f"missing dataset(s) {missing}; a colliderlab file has {list(_FIELDS)}")
-    for k in _FIELDS:
+    present = _FIELDS + tuple(k for k in _OPTIONAL if k in f)
+    for k in present:
         dtype, want = dataset(path, f, k).dtype, np.dtype(_DTYPES[k])
         if (dtype.kind, dtype.itemsize) != (want.kind, want.itemsize) or f[k].ndim == 0:
             raise DataFormatError(path, f"dataset {k!r} is {dtype} with shape {f[k].shape}, expected {want}")
-    check_lengths(path, {k: f[k].shape[0] for k in _FIELDS}, "datasets")
+    check_lengths(path, {k: f[k].shape[0] for k in present}, "datasets")
 
 
 def _open(path: str | os.PathLike):
@@ -329,7 +339,7 @@ def _read(f, path, start: int, stop: int | None) -> JetBatch:
         carried = _fields(Path(path), f)
         try:  # an empty selection of a virtual dataset fails in HDF5 ("unable to get selection bounds")
             arrays = {k: (f[k][start:stop] if stop > start else np.zeros((0, *f[k].shape[1:]), f[k].dtype))
-                      for k in _FIELDS}
+                      for k in _FIELDS + _OPTIONAL if k in f}
         except OSError as e:  # a chunk that cannot be decompressed or fails its checksum
             raise DataFormatError(path, f"cannot read rows {start}:{stop} (truncated or corrupt?): {e}") from None
         arrays["label"] = check_labels(path, arrays["label"], label_names, "dataset 'label'")

@@ -88,7 +88,8 @@ def write_shard(path: str | os.PathLike, batch: JetBatch, *, sample_id: str, ind
 
 def _tail(name: str, p: int) -> tuple[int, ...]:
     """Shape after the jet axis of dataset ``name`` in a file of ``p`` particle slots."""
-    return {"p4": (p, 4), "jet_p4": (4,), "truth_p4": (4,), "label": (), "truth_pdg": ()}.get(name, (p,))
+    return {"p4": (p, 4), "jet_p4": (4,), "truth_p4": (4,), "label": (), "truth_pdg": (),
+            "truth_partons": (3, 4)}.get(name, (p,))
 
 
 def write_master(master: str | os.PathLike, manifest: Manifest, *, provenance: Mapping[str, Any] | None = None,
@@ -97,21 +98,22 @@ def write_master(master: str | os.PathLike, manifest: Manifest, *, provenance: M
     atomically, and mark the manifest complete."""
     import h5py
 
-    from colliderlab.data.h5 import _DTYPES, _FIELDS, FORMAT, SCHEMA_VERSION, _fields
+    from colliderlab.data.h5 import _DTYPES, _FIELDS, _OPTIONAL, FORMAT, SCHEMA_VERSION, _fields
 
     master = Path(master)
     folder = shards_dir(master)
     shards = sorted(manifest.shards, key=lambda s: s.index)
     n_total, p = sum(s.n for s in shards), manifest.n_particles
-    fields = None
+    fields, names = None, list(_FIELDS + _OPTIONAL)
     for s in shards:
         with h5py.File(folder / s.file, "r") as f:
             carried = _fields(folder / s.file, f)
+            names = [k for k in names if k in f]  # datasets of a later schema only if every shard has them
         fields = carried if fields is None else fields & carried
     rel = os.path.relpath(folder, master.parent)
     with replacing(master) as tmp:
         with h5py.File(tmp, "w", libver=("v110", "latest")) as f:
-            for name in _FIELDS:
+            for name in names:
                 tail = _tail(name, p)
                 layout = h5py.VirtualLayout(shape=(n_total, *tail), dtype=_DTYPES[name])
                 row = 0

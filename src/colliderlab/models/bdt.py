@@ -86,6 +86,19 @@ class BDTClassifier:
         """Signal score: probability of the last class. (N,)"""
         return self.predict_proba(x)[:, -1]
 
+    @property
+    def booster(self) -> Any:
+        """The fitted ``xgboost.Booster`` (for SHAP's TreeExplainer and ``pred_contribs``)."""
+        if self._model is None:
+            raise RuntimeError("BDTClassifier.booster used before fit/load")
+        return self._model.get_booster()
+
+    def margin(self, x: np.ndarray) -> np.ndarray:
+        """The raw log-odds (binary: (N,); multi-class: (N, C)) before the sigmoid/softmax."""
+        import xgboost as xgb
+
+        return self.booster.predict(xgb.DMatrix(self._check_x(x)), output_margin=True)
+
     def n_params(self) -> int:
         """Number of tree nodes (splits and leaves) over all trees: the BDT's size."""
         if self._model is None:

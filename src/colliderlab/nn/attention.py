@@ -73,6 +73,20 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(dim, dim)
         self.head_scale = nn.Parameter(torch.ones(heads)) if scale_heads else None
 
+    def attention_weights(
+        self, query: torch.Tensor, kv: torch.Tensor | None = None, bias: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """For inspection (dense inputs, as in evaluation): the attention weights (B, H, L, S) that
+        :meth:`forward` applies, and the content logits q.k / sqrt(d) (B, H, L, S) before ``bias``."""
+        b, l, c = query.shape
+        h, d = self.heads, c // self.heads
+        src = query if kv is None else kv
+        (w_q, w_k, _), (b_q, b_k, _) = self.in_proj.weight.chunk(3), self.in_proj.bias.chunk(3)
+        q = F.linear(query, w_q, b_q).view(b, l, h, d).transpose(1, 2)  # (B, H, L, d)
+        k = F.linear(src, w_k, b_k).view(b, src.shape[1], h, d).transpose(1, 2)  # (B, H, S, d)
+        logits = torch.matmul(q * d**-0.5, k.transpose(-1, -2))  # (B, H, L, S)
+        return torch.softmax(logits if bias is None else logits + bias, -1), logits
+
     def forward(
         self,
         query: torch.Tensor,

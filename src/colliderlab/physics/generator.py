@@ -23,7 +23,7 @@ import awkward as ak
 import numpy as np
 
 from colliderlab import kinematics as kin
-from colliderlab.jets import JetBatch
+from colliderlab.jets import N_TRUTH_PARTONS, JetBatch
 from colliderlab.physics.processes import GenConfig, ProcessRecipe, TruthObjects, get_process
 from colliderlab.physics.xsec import chunk_counts, snapshot
 
@@ -247,7 +247,7 @@ def cluster_events(cands: ak.Array, config: GenConfig) -> tuple[np.ndarray, np.n
 
 def match_jets(
     jet_p4: np.ndarray, jet_event: np.ndarray, truth: TruthObjects, r: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Match jets to their event's truth objects.
 
     A jet matches object k when the object and all its valid decay partons lie within
@@ -258,10 +258,12 @@ def match_jets(
 
     Returns:
         matched: (J,) bool; truth_p4: (J, 4) the matched object (or, for unmatched jets, the
-        nearest valid one; zeros if none); truth_pdg: (J,) its PDG id (0 if none).
+        nearest valid one; zeros if none); truth_pdg: (J,) its PDG id (0 if none);
+        truth_partons: (J, 3, 4) its valid decay partons in the recipe's order (top: b, q, q'),
+        zero-padded (:data:`colliderlab.jets.N_TRUTH_PARTONS`).
     """
     if len(jet_p4) == 0:
-        return np.zeros(0, bool), np.zeros((0, 4)), np.zeros(0, np.int32)
+        return np.zeros(0, bool), np.zeros((0, 4)), np.zeros(0, np.int32), np.zeros((0, N_TRUTH_PARTONS, 4))
     y_j, phi_j = kin.rapidity(jet_p4), kin.phi(jet_p4)  # (J,)
     obj = truth.p4[jet_event]  # (J, K, 4)
     dr_obj = kin.delta_r(y_j[:, None], phi_j[:, None], kin.rapidity(obj), kin.phi(obj))  # (J, K)
@@ -277,7 +279,11 @@ def match_jets(
     has = np.isfinite(score[rows, best])
     truth_p4 = np.where(has[:, None], obj[rows, best], 0.0)
     truth_pdg = np.where(has, truth.pdg[jet_event][rows, best], 0).astype(np.int32)
-    return matched, truth_p4, truth_pdg
+    q = min(par.shape[2], N_TRUTH_PARTONS)
+    partons = np.zeros((len(jet_p4), N_TRUTH_PARTONS, 4))
+    ok_par = truth.parton_valid[jet_event][rows, best][:, :q] & has[:, None]  # (J, q)
+    partons[:, :q] = np.where(ok_par[..., None], par[rows, best][:, :q], 0.0)
+    return matched, truth_p4, truth_pdg, partons
 
 
 def _pack(cands: ak.Array, jet_p4: np.ndarray, constituents: ak.Array, n_particles: int) -> dict[str, np.ndarray]:
@@ -341,7 +347,7 @@ def generate_chunk(process: str | ProcessRecipe, config: GenConfig, chunk: int) 
         jet_p4, jet_event, constituents = cluster_events(cands, config)
     with _timed(seconds, "match"):
         truth = recipe.truth(prt)
-        matched, truth_p4, truth_pdg = match_jets(jet_p4, jet_event, truth, config.jet_r)
+        matched, truth_p4, truth_pdg, truth_partons = match_jets(jet_p4, jet_event, truth, config.jet_r)
         keep = matched if recipe.require_match else np.ones(len(jet_p4), bool)
         arrays = _pack(cands, jet_p4[keep], constituents[keep], config.n_particles)
         batch = JetBatch(
@@ -350,6 +356,7 @@ def generate_chunk(process: str | ProcessRecipe, config: GenConfig, chunk: int) 
             label=np.zeros(int(keep.sum()), np.int64),
             truth_p4=truth_p4[keep],
             truth_pdg=truth_pdg[keep],
+            truth_partons=truth_partons[keep],
             label_names=(recipe.name,),
         )
     return ChunkResult(batch=batch, n_events=len(events), seconds=seconds, xsec=xsec)
