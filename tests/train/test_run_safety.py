@@ -26,14 +26,17 @@ from colliderlab.data.dataset import ArrayDataset  # noqa: E402
 from colliderlab.models.registry import build_config, list_models, model_spec  # noqa: E402
 from colliderlab.train.checkpoint import (  # noqa: E402
     LEGACY_FORMAT,
+    PREVIOUS,
     RESUME_STATE,
     CheckpointError,
     LegacyCheckpointError,
     load_checkpoint,
     load_model,
     load_resume_state,
+    load_training_state,
     save_checkpoint,
     save_model,
+    save_training_state,
 )
 from colliderlab.train.experiment import experiment_from_dict, load_run, run_experiment  # noqa: E402
 
@@ -116,7 +119,9 @@ def test_malicious_resume_state_is_refused(run, trained, tmp_path):
 
 
 def test_torn_checkpoint_is_reported(run):
-    """Weights and metadata of two different saves (a kill between two writes) do not mix."""
+    """Weights and metadata of two different saves (a kill between two writes) do not mix; with no
+    previous save kept to fall back on, loading says so."""
+    assert not (run / PREVIOUS).exists()  # a finished run keeps no previous saves
     state, meta = load_checkpoint(run / "checkpoint_best")
     save_checkpoint(run / "other", state, meta)
     shutil.copy(run / "other.safetensors", run / "checkpoint_best.safetensors")
@@ -124,6 +129,53 @@ def test_torn_checkpoint_is_reported(run):
         load_run(run)
     with pytest.raises(CheckpointError, match="another save"):
         load_resume_state(run / RESUME_STATE, meta["checkpoint_id"])
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: raised by the n-th file rename of a save, nothing after it runs."""
+
+
+def test_a_kill_at_any_point_of_a_save_leaves_a_consistent_one(run, monkeypatch):
+    """Interrupt the trainer's save after each of its renames in turn: the run directory always
+    yields weights, metadata and resume state of one save, the old one or the new one."""
+    import os
+
+    weights, meta, resume = load_training_state(run)
+    old_epoch = meta["epoch"]
+    new_weights = {k: v + 1.0 if v.is_floating_point() else v for k, v in weights.items()}
+    new_meta = {**meta, "epoch": old_epoch + 1}
+    real_replace, count = os.replace, {"n": 0, "limit": None}
+
+    def replace(src, dst):
+        if count["limit"] is not None and count["n"] >= count["limit"]:
+            raise Killed
+        count["n"] += 1
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    total = None
+    outcomes = set()
+    for limit in range(0, 20):
+        target = Path(shutil.copytree(run, run.parent / f"kill{limit}"))
+        count.update(n=0, limit=limit)
+        try:
+            save_training_state(target, new_weights, new_meta, resume, best=True)
+            total = count["n"]
+        except Killed:
+            pass
+        count.update(limit=None)
+        w, m, rs = load_training_state(target)
+        assert m["epoch"] in (old_epoch, old_epoch + 1)
+        new = m["epoch"] == old_epoch + 1
+        ref = new_weights if new else weights
+        assert all(torch.equal(w[k], ref[k]) for k in ref), f"weights of another save (kill after {limit})"
+        assert rs["checkpoint_id"] == m["checkpoint_id"]
+        best_w, best_m = load_checkpoint(target / "checkpoint_best")
+        assert best_m["checkpoint_id"] is not None and len(best_w) == len(weights)
+        outcomes.add(new)
+        if total is not None:
+            break
+    assert total is not None and total > 5 and outcomes == {False, True}
 
 
 # ---------------------------------------------------------------------------- every model

@@ -144,7 +144,8 @@ def test_three_trial_study_resumes_after_a_kill(toptag_file, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     trials = _db_trials(url)
     states = [t.state.name for t in trials]
-    assert states.count("COMPLETE") == 3 and trials[killed].state.name == "FAIL", states
+    errors = [t.user_attrs.get("error") for t in trials]
+    assert states.count("COMPLETE") == 3 and trials[killed].state.name == "FAIL", (states, errors)
     retry = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
     assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
     assert retry[0].params == trials[killed].params

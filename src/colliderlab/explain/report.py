@@ -60,16 +60,10 @@ def _data(run: Any, path: str | os.PathLike, n: int) -> tuple[Any, dict[str, np.
         raise ValueError(f"{path} holds no jets")
     rep = run.representation
     arrays = run.standardizer.apply(rep.compute(jets))
-    names = tuple(jets.label_names)
-    if names and names != run.class_names:
-        missing = [c for c in names if c not in run.class_names]
-        if missing:
-            raise ValueError(f"the file's classes {list(names)} include {missing}, unknown to the run "
-                             f"(classes {list(run.class_names)})")
-        labels = np.array([run.class_names.index(c) for c in names])[jets.label]
-    else:
-        labels = jets.label
-    return jets, arrays, labels
+    from types import SimpleNamespace
+
+    labels = run.map_labels(SimpleNamespace(class_names=jets.label_names, labels=jets.label))  # the run's order
+    return jets, arrays, jets.label if labels is None else labels
 
 
 def explain_run(run_dir: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike | None = None,

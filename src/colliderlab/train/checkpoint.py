@@ -15,8 +15,10 @@ The trainer's resume state (optimiser, scheduler, GradScaler and RNG states) is
 lists so that it accepts them. Every file is written atomically (:mod:`colliderlab.atomic`).
 
 ``checkpoint_id`` is drawn afresh at every save and written into every file of that save: a run
-killed between two writes leaves files that disagree, which loading reports instead of silently
-mixing two epochs.
+killed between two writes leaves files that disagree, which loading never mixes. The trainer
+saves with ``keep_previous``: the files about to be replaced are first linked into
+``RUN/.previous/``, and loading falls back to the consistent previous save (with a message) when
+the current files disagree, so a run killed at any point of a save resumes.
 
 Nothing here unpickles, except :func:`convert_legacy`: checkpoints of format
 ``colliderlab-checkpoint-1`` were one pickled ``STEM.pt`` each, and unpickling a file can run any
@@ -30,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,6 +48,7 @@ __all__ = [
     "RESUME_STATE",
     "CheckpointError",
     "LegacyCheckpointError",
+    "new_checkpoint_id",
     "save_checkpoint",
     "load_checkpoint",
     "checkpoint_exists",
@@ -52,6 +56,9 @@ __all__ = [
     "save_model",
     "load_model",
     "save_resume_state",
+    "save_training_state",
+    "discard_previous",
+    "load_training_state",
     "load_resume_state",
     "rng_state",
     "set_rng_state",
@@ -115,12 +122,67 @@ def _plain_tensors(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def save_checkpoint(stem: str | os.PathLike, state_dict: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+PREVIOUS = ".previous"  # the files a keep_previous save replaced
+
+
+def _previous(path: Path) -> Path:
+    return path.parent / PREVIOUS / path.name
+
+
+def _keep_previous(*paths: Path) -> None:
+    """Link (or copy) the existing ``paths`` into ``.previous/`` before they are replaced: the
+    replacement is atomic, so the old inode stays intact there."""
+    for path in paths:
+        if not path.exists():
+            continue
+        prev = _previous(path)
+        prev.parent.mkdir(exist_ok=True)
+        tmp = prev.with_name(f".{prev.name}.tmp-{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(path, tmp)
+        except OSError:  # a filesystem without hard links
+            shutil.copy2(path, tmp)
+        os.replace(tmp, prev)
+
+
+def _file_id(path: Path) -> str | None:
+    """The ``checkpoint_id`` a checkpoint file claims (None when unreadable)."""
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text()).get("checkpoint_id")
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("checkpoint_id")
+    except Exception:  # a missing, torn or foreign file names no save
+        return None
+
+
+def _consistent_pair(weights: Path, info: Path) -> tuple[Path, Path] | None:
+    """The newest (current or previous) weights and metadata files of one save, if any."""
+    for w in (weights, _previous(weights)):
+        for i in (info, _previous(info)):
+            if w.exists() and i.exists() and _file_id(w) is not None and _file_id(w) == _file_id(i):
+                return w, i
+    return None
+
+
+def new_checkpoint_id() -> str:
+    """A fresh ``checkpoint_id`` (to write a resume state before the checkpoint it belongs to)."""
+    return uuid.uuid4().hex
+
+
+def save_checkpoint(stem: str | os.PathLike, state_dict: Mapping[str, Any], meta: Mapping[str, Any],
+                    *, keep_previous: bool = False, checkpoint_id: str | None = None) -> str:
     """Write ``STEM.safetensors`` (``state_dict``) and ``STEM.json`` (``meta``, JSON-serialisable),
-    each atomically. Returns the save's ``checkpoint_id``."""
+    each atomically; with ``keep_previous`` the files they replace are kept in ``.previous/``.
+    Returns the save's ``checkpoint_id`` (``checkpoint_id`` when given)."""
     stem = _stem(stem)
     weights, info = _files(stem)
-    cid = uuid.uuid4().hex
+    if keep_previous:
+        _keep_previous(weights, info)
+    cid = checkpoint_id or new_checkpoint_id()
     write_safetensors(weights, _plain_tensors(state_dict), {"format": CHECKPOINT_FORMAT, "checkpoint_id": cid})
     write_json(info, {**meta, "format": CHECKPOINT_FORMAT, "checkpoint_id": cid})
     return cid
@@ -158,23 +220,10 @@ def _read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
-def load_checkpoint(stem: str | os.PathLike, device: Any = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read checkpoint ``STEM``: ``(state_dict, meta)``, tensors on ``device``.
-
-    Raises:
-        FileNotFoundError: no checkpoint ``STEM``.
-        LegacyCheckpointError: only the old pickled ``STEM.pt`` is there (it is not opened).
-        CheckpointError: a file is missing, unreadable, of another format, or from another save.
-    """
+def _read_pair(weights: Path, info: Path, device: Any) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """``(state_dict, meta, the weights' checkpoint_id)`` of one weights file and one metadata file."""
     from safetensors import safe_open
 
-    stem = _stem(stem)
-    weights, info = _files(stem)
-    if not checkpoint_exists(stem):
-        raise FileNotFoundError(f"no checkpoint {weights.name} / {info.name} in {stem.parent}")
-    missing = [p.name for p in (weights, info) if not p.exists()]
-    if missing:
-        raise CheckpointError(f"checkpoint {stem} is incomplete: {', '.join(missing)} is missing")
     meta = _read_meta(info)
     try:
         with safe_open(str(weights), framework="pt", device=str(device)) as f:
@@ -182,12 +231,39 @@ def load_checkpoint(stem: str | os.PathLike, device: Any = "cpu") -> tuple[dict[
             state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open has no iteration)
     except Exception as err:  # safetensors raises its own error type for a corrupt or foreign file
         raise CheckpointError(f"{weights} is not a readable safetensors file ({type(err).__name__}: {err})") from None
-    if header.get("checkpoint_id") != meta.get("checkpoint_id"):
+    return state, meta, header.get("checkpoint_id")
+
+
+def load_checkpoint(stem: str | os.PathLike, device: Any = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read checkpoint ``STEM``: ``(state_dict, meta)``, tensors on ``device``. When its two files
+    come from different saves and ``.previous/`` holds a consistent one, that one is read.
+
+    Raises:
+        FileNotFoundError: no checkpoint ``STEM``.
+        LegacyCheckpointError: only the old pickled ``STEM.pt`` is there (it is not opened).
+        CheckpointError: a file is missing, unreadable, of another format, or from another save.
+    """
+    stem = _stem(stem)
+    weights, info = _files(stem)
+    if not checkpoint_exists(stem):
+        raise FileNotFoundError(f"no checkpoint {weights.name} / {info.name} in {stem.parent}")
+    missing = [p.name for p in (weights, info) if not p.exists()]
+    if missing and _consistent_pair(weights, info) is None:
+        raise CheckpointError(f"checkpoint {stem} is incomplete: {', '.join(missing)} is missing")
+    if not missing:
+        state, meta, cid = _read_pair(weights, info, device)
+        if cid == meta.get("checkpoint_id"):
+            return state, meta
+    pair = _consistent_pair(weights, info)
+    if pair is None or pair == (weights, info):
         raise CheckpointError(
             f"{weights.name} and {info.name} in {stem.parent} come from different saves (a run killed while "
             "writing them?); use the other checkpoint or retrain"
         )
-    return state, meta
+    from colliderlab.progress import write_line
+
+    write_line(f"{stem}: its last save was interrupted; reading the previous one from {pair[0].parent}")
+    return _read_pair(*pair, device)[:2]
 
 
 def load_weights(model: Any, stem: str | os.PathLike, device: Any = "cpu") -> dict[str, Any]:
@@ -256,24 +332,18 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss_next))
 
 
-def save_resume_state(path: str | os.PathLike, state: Mapping[str, Any], checkpoint_id: str) -> Path:
+def save_resume_state(path: str | os.PathLike, state: Mapping[str, Any], checkpoint_id: str,
+                      *, keep_previous: bool = False) -> Path:
     """Write the resume state of the checkpoint saved as ``checkpoint_id`` (tensors and plain
-    containers only), atomically."""
+    containers only), atomically; with ``keep_previous`` the file it replaces goes to ``.previous/``."""
+    if keep_previous:
+        _keep_previous(Path(path))
     return write_torch(path, {**state, "format": CHECKPOINT_FORMAT, "checkpoint_id": checkpoint_id})
 
 
-def load_resume_state(path: str | os.PathLike, checkpoint_id: str, device: Any = "cpu") -> dict[str, Any]:
-    """Read a resume state with ``torch.load(weights_only=True)``: tensors and plain containers,
-    never arbitrary objects.
-
-    Raises:
-        CheckpointError: the file holds anything else, or belongs to another save than ``checkpoint_id``.
-    """
+def _read_resume_state(path: Path, device: Any) -> dict[str, Any]:
     import torch
 
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path} is missing: the run cannot be resumed (delete checkpoint_last.* to restart it)")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # the restricted unpickler refuses anything but tensors and containers
@@ -285,12 +355,57 @@ def load_resume_state(path: str | os.PathLike, checkpoint_id: str, device: Any =
         ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} resume state")
-    if state.get("checkpoint_id") != checkpoint_id:
-        raise CheckpointError(
-            f"{path} belongs to another save than checkpoint_last (a run killed while writing them?); "
-            "delete both to restart the run"
-        )
     return state
+
+
+def load_resume_state(path: str | os.PathLike, checkpoint_id: str, device: Any = "cpu") -> dict[str, Any]:
+    """Read the resume state saved with ``checkpoint_id`` (``path``, else the one kept in
+    ``.previous/``) with ``torch.load(weights_only=True)``: tensors and plain containers, never
+    arbitrary objects.
+
+    Raises:
+        CheckpointError: the file holds anything else, or belongs to another save than ``checkpoint_id``.
+    """
+    path = Path(path)
+    if not path.exists() and not _previous(path).exists():
+        raise CheckpointError(f"{path} is missing: the run cannot be resumed (delete checkpoint_last.* to restart it)")
+    first = _read_resume_state(path, device) if path.exists() else None
+    if first is not None and first.get("checkpoint_id") == checkpoint_id:
+        return first
+    if _previous(path).exists():
+        state = _read_resume_state(_previous(path), device)
+        if state.get("checkpoint_id") == checkpoint_id:
+            return state
+    raise CheckpointError(
+        f"{path} belongs to another save than checkpoint_last (a run killed while writing them?); "
+        "delete both to restart the run"
+    )
+
+
+def save_training_state(run_dir: str | os.PathLike, weights: Mapping[str, Any], meta: Mapping[str, Any],
+                        resume_state: Mapping[str, Any], *, best: bool) -> str:
+    """The trainer's save after an epoch: ``checkpoint_best`` (when ``best``), then the resume
+    state, then ``checkpoint_last`` with the same ``checkpoint_id``; each keeps the files it replaces
+    in ``.previous/``, so a kill at any point leaves one consistent save that
+    :func:`load_training_state` finds. Returns the save's ``checkpoint_id``."""
+    run_dir = Path(run_dir)
+    if best:
+        save_checkpoint(run_dir / "checkpoint_best", weights, meta, keep_previous=True)
+    cid = new_checkpoint_id()
+    save_resume_state(run_dir / RESUME_STATE, resume_state, cid, keep_previous=True)
+    save_checkpoint(run_dir / "checkpoint_last", weights, meta, keep_previous=True, checkpoint_id=cid)
+    return cid
+
+
+def discard_previous(run_dir: str | os.PathLike) -> None:
+    """Remove the saves kept in ``.previous/`` (a finished loop's last save is complete)."""
+    shutil.rmtree(Path(run_dir) / PREVIOUS, ignore_errors=True)
+
+
+def load_training_state(run_dir: str | os.PathLike, device: Any = "cpu") -> tuple[dict, dict, dict]:
+    """``(weights, meta, resume_state)`` of the last complete save of :func:`save_training_state`."""
+    weights, meta = load_checkpoint(Path(run_dir) / "checkpoint_last", device)
+    return weights, meta, load_resume_state(Path(run_dir) / RESUME_STATE, meta["checkpoint_id"], device)
 
 
 # ------------------------------------------------------------------------------ conversion

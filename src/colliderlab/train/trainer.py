@@ -58,13 +58,11 @@ import numpy as np
 from colliderlab.metrics import mean_ovr_auc, softmax
 from colliderlab.train.checkpoint import (
     CHECKPOINT_FORMAT,
-    RESUME_STATE,
     checkpoint_exists,
-    load_checkpoint,
-    load_resume_state,
+    discard_previous,
+    load_training_state,
     rng_state,
-    save_checkpoint,
-    save_resume_state,
+    save_training_state,
     set_rng_state,
 )
 from colliderlab.train.distributed import init_distributed, write_debug
@@ -291,16 +289,12 @@ class Trainer:
     def _save(self, better: bool, meta: dict[str, Any]) -> None:
         assert self.run_dir is not None
         weights = self.model.state_dict()
-        if better:
-            save_checkpoint(self.run_dir / "checkpoint_best", weights, meta)
-        cid = save_checkpoint(self.run_dir / "checkpoint_last", weights, meta)
-        save_resume_state(self.run_dir / RESUME_STATE, self.resume_state(), cid)
+        save_training_state(self.run_dir, weights, meta, self.resume_state(), best=better)
 
     def _resume(self) -> tuple[int, int, float | None, int, int, list[dict[str, float]]]:
         """Restore ``checkpoint_last`` and the resume state; returns the loop's counters."""
         assert self.run_dir is not None
-        weights, ck = load_checkpoint(self.run_dir / "checkpoint_last", self.device)
-        rs = load_resume_state(self.run_dir / RESUME_STATE, ck["checkpoint_id"], self.device)
+        weights, ck, rs = load_training_state(self.run_dir, self.device)
         self.model.load_state_dict(weights)
         for o, s in zip(self.optimizers, rs["optimizer_states"], strict=True):
             o.load_state_dict(s)
@@ -341,6 +335,8 @@ class Trainer:
             writer.close()
         self.net = self.model
         self.dist.barrier()  # rank 0's last checkpoint is written before any rank goes on
+        if self.dist.is_main and self.run_dir is not None:
+            discard_previous(self.run_dir)  # the loop's last save is complete
         write_debug(self.dist, self.model, steps=progress.step, epochs=len(progress.history),
                     train_loss=[r.get("train_loss") for r in progress.history])
         return TrainResult(
