@@ -226,6 +226,27 @@ def test_particles_invariant_to_slot_order_and_axis_fallback(few):
     assert not np.allclose(a["x"][..., 0], ref["x"][..., 0] + 1.0)
 
 
+@pytest.mark.parametrize("kind", ["particles", "sequence"])
+def test_oriented_particles_are_rotated_and_flipped(few, kind):
+    """``orient``: a rotation plus reflections of each jet's (Delta eta, Delta phi): distances to
+    the axis and pT unchanged, the principal axis of the pT on +y, most pT at positive x and y."""
+    plain = representation_config(kind, n_particles=40, features="kinematic", order="pt") if kind == "sequence" \
+        else representation_config(kind, n_particles=40, features="kinematic")
+    ref, out = plain.compute(few), replace(plain, orient=True).compute(few)
+    np.testing.assert_array_equal(out["mask"], ref["mask"])
+    np.testing.assert_array_equal(out["p4"], ref["p4"])
+    np.testing.assert_array_equal(out["x"][..., 2:], ref["x"][..., 2:])  # pT, E and delta_r untouched
+    np.testing.assert_allclose(np.hypot(*np.moveaxis(out["coords"], -1, 0)), out["x"][..., 6], atol=1e-5)
+    np.testing.assert_array_equal(out["coords"], out["x"][..., :2])
+    pt = kin.pt(out["p4"].astype(np.float64))  # (J, N), zero in padded slots
+    x, y = out["coords"][..., 0].astype(np.float64), out["coords"][..., 1].astype(np.float64)
+    cxx, cyy, cxy = (pt * x * x).sum(1), (pt * y * y).sum(1), (pt * x * y).sum(1)
+    scale = cxx + cyy
+    assert np.all(np.abs(cxy) <= 1e-4 * scale) and np.all(cyy >= cxx - 1e-6 * scale)
+    assert np.all((pt * np.sign(x)).sum(1) >= 0) and np.all((pt * np.sign(y)).sum(1) >= 0)
+    assert not np.allclose(out["coords"], ref["coords"])
+
+
 def _dfs_reference(tree, jet: int) -> list[int]:
     """Depth-first leaf order of one jet, harder child first (plain recursion)."""
     n = tree.n_leaves

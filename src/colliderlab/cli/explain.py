@@ -37,10 +37,12 @@ def cmd_explain(a: argparse.Namespace) -> int:
         print(f"SHAP ({s['shap']['method']}): {top}")
     if "integrated_gradients" in s:
         print(f"integrated gradients: completeness error median {s['integrated_gradients']['median_relative_error']:.2%}")
-    if "prong_check" in s:
-        c = s["prong_check"]
-        print(f"prong check ({c['n_jets']} {c['class']} jets, dR < {c['radius']}): attribution share "
-              f"{c['attribution_share']:.3f} vs pT share {c['pt_share']:.3f} -> {'passed' if c['passed'] else 'FAILED'}")
+    for key, how in (("prong_check", "integrated gradients"), ("prong_check_occlusion", "occlusion")):
+        if key in s:
+            c = s[key]
+            print(f"prong check, {how} ({c['n_jets']} {c['class']} jets, dR < {c['radius']}): attribution share "
+                  f"{c['attribution_share']:.3f} vs pT share {c['pt_share']:.3f} -> "
+                  f"{'passed' if c['passed'] else 'FAILED'}")
     print(f"{s['n_jets']} jets in {s['seconds']['total']:.1f} s")
     return 0
 

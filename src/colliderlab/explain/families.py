@@ -14,7 +14,12 @@ import numpy as np
 
 from colliderlab import kinematics as kin
 from colliderlab.explain import figures
-from colliderlab.explain.gradients import integrated_gradients, per_particle, saliency
+from colliderlab.explain.gradients import (
+    integrated_gradients,
+    particle_occlusion,
+    per_particle,
+    saliency,
+)
 
 __all__ = ["tabular", "images", "particles"]
 
@@ -99,8 +104,8 @@ def images(run: Any, arrays: dict, labels: np.ndarray, jets: Any, cfg: Any, out:
 
 def particles(run: Any, arrays: dict, labels: np.ndarray, jets: Any, cfg: Any, out: Path, summary: dict,
               store: dict) -> None:
-    """Per-particle integrated gradients, the three-prong check, (Delta R, z) maps; ParT attention
-    maps and EFN filters for those models."""
+    """Per-particle integrated gradients and occlusion, the three-prong check of each, (Delta R, z)
+    maps; ParT attention maps and EFN filters for those models."""
     from colliderlab.explain.particles import DR_BINS, LOG_Z_BINS, dr_z_map, prong_check
 
     target = len(run.class_names) - 1
@@ -111,12 +116,16 @@ def particles(run: Any, arrays: dict, labels: np.ndarray, jets: Any, cfg: Any, o
     summary["integrated_gradients"] = {"n_steps": cfg.n_steps, "inputs": sorted(ig), **_completeness(delta, gain)}
     mask, p4 = np.asarray(arrays["mask"], bool), np.asarray(arrays["p4"])
     attr = per_particle(ig, mask)  # (B, N) in the representation's particle order
-    store.update(particle_attribution=attr, p4=p4, mask=mask)
+    t0 = time.perf_counter()
+    occ = particle_occlusion(run.model, inputs, target)  # (B, N): removing each particle
+    _timed(summary, "occlusion", t0)
+    store.update(particle_attribution=attr, particle_occlusion=occ, p4=p4, mask=mask)
     signal = labels == target
     if "truth_partons" in jets.fields and (jets.truth_partons[signal, :, 0] > 0).any():
         sel = signal & (jets.truth_partons[:, :, 0] > 0).any(1)
-        summary["prong_check"] = {"class": run.class_names[target],
-                                  **prong_check(attr[sel], p4[sel], mask[sel], jets.truth_partons[sel], cfg.radius)}
+        for key, a in (("prong_check", attr), ("prong_check_occlusion", occ)):
+            summary[key] = {"class": run.class_names[target],
+                            **prong_check(a[sel], p4[sel], mask[sel], jets.truth_partons[sel], cfg.radius)}
         store["truth_partons"] = jets.truth_partons
     maps = {run.class_names[k]: dr_z_map(attr[labels == k], p4[labels == k], mask[labels == k],
                                          jets.jet_p4[labels == k])["mean"]

@@ -3,8 +3,9 @@
     explain_run(RUN_DIR, DATA, out_dir=RUN_DIR/explain-<file>, config=ExplainConfig())
 
 What is computed depends on the run (see :mod:`colliderlab.explain`): SHAP values for taggers on
-observables, integrated gradients and saliency for images, per-particle integrated gradients (with
-the three-prong check where the file has truth decay partons), ParT attention maps, EFN filters.
+observables, integrated gradients and saliency for images, per-particle integrated gradients and
+occlusion (removing each particle; both with the three-prong check where the file has truth decay
+partons), ParT attention maps, EFN filters.
 Output directory::
 
     OUT/

@@ -33,6 +33,7 @@ from typing import ClassVar
 import numpy as np
 
 from colliderlab import kinematics as kin
+from colliderlab.features.orientation import orient, per_jet_sum
 from colliderlab.features.particles import check_jets, jet_axis
 from colliderlab.features.representations import check_finite, register_representation
 from colliderlab.jets import JetBatch
@@ -44,10 +45,6 @@ CHANNELS: tuple[str, ...] = ("pt", "pt_charged", "pt_neutral", "n", "n_charged",
 CENTERS: tuple[str, ...] = ("centroid", "leading_subjet", "none")
 NORMALIZATIONS: tuple[str, ...] = ("sum", "max", "none")
 _N_SUBJETS = 3
-
-
-def _per_jet_sum(rows: np.ndarray, values: np.ndarray, n_jets: int) -> np.ndarray:
-    return np.bincount(rows, weights=values, minlength=n_jets)  # (J,)
 
 
 def _subjets(jets: JetBatch) -> np.ndarray:
@@ -72,8 +69,8 @@ def _centre(
     n_jets = len(inv_sum)
     second = None  # (J, 2) direction of the second subjet from the centre, where it exists
     if center == "centroid":
-        x = x - (_per_jet_sum(rows, pt * x, n_jets) * inv_sum)[rows]
-        y = y - (_per_jet_sum(rows, pt * y, n_jets) * inv_sum)[rows]
+        x = x - (per_jet_sum(rows, pt * x, n_jets) * inv_sum)[rows]
+        y = y - (per_jet_sum(rows, pt * y, n_jets) * inv_sum)[rows]
     elif center == "leading_subjet":
         sub = _subjets(jets)  # (J, 3, 4)
         has = kin.pt(sub) > 0  # (J, 3)
@@ -87,30 +84,6 @@ def _centre(
     elif center != "none":
         raise ValueError(f"unknown image center {center!r}; valid: {', '.join(map(repr, CENTERS))}")
     return x, y, second
-
-
-def _orient(
-    rows: np.ndarray, pt: np.ndarray, x: np.ndarray, y: np.ndarray, second: np.ndarray | None,
-    n_jets: int, rotate: bool, flip: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rotate (principal axis, or the second subjet, onto +y) and flip (most pT at positive x
-    and y) the constituents' (x, y) (K,)."""
-    if rotate:
-        cxx = _per_jet_sum(rows, pt * x * x, n_jets)
-        cyy = _per_jet_sum(rows, pt * y * y, n_jets)
-        cxy = _per_jet_sum(rows, pt * x * y, n_jets)
-        angle = 0.5 * np.arctan2(2.0 * cxy, cxx - cyy)  # (J,) direction of the principal axis
-        if second is not None:
-            use = np.any(second != 0.0, axis=1)
-            angle = np.where(use, np.arctan2(second[:, 1], second[:, 0]), angle)
-        turn = 0.5 * np.pi - angle  # (J,) rotation putting that direction on +y
-        c, s = np.cos(turn)[rows], np.sin(turn)[rows]
-        x, y = c * x - s * y, s * x + c * y
-    if flip:
-        x = x * np.where(_per_jet_sum(rows, pt * np.sign(x), n_jets) < 0, -1.0, 1.0)[rows]
-        if not (rotate and second is not None):
-            y = y * np.where(_per_jet_sum(rows, pt * np.sign(y), n_jets) < 0, -1.0, 1.0)[rows]
-    return x, y
 
 
 def jet_images(
@@ -139,11 +112,11 @@ def jet_images(
     axis = jet_axis(jets)  # (J, 4)
     x = kin.eta(p4) - kin.eta(axis)[rows]  # (K,)
     y = kin.delta_phi(kin.phi(p4), kin.phi(axis)[rows])  # (K,)
-    sumpt = _per_jet_sum(rows, pt, n_jets)  # (J,)
+    sumpt = per_jet_sum(rows, pt, n_jets)  # (J,)
     inv_sum = np.divide(1.0, sumpt, out=np.zeros(n_jets), where=sumpt > 0)
 
     x, y, second = _centre(jets, center, rows, pt, x, y, axis, inv_sum)
-    x, y = _orient(rows, pt, x, y, second, n_jets, rotate, flip)
+    x, y = orient(rows, pt, x, y, n_jets, rotate=rotate, flip=flip, second=second)
 
     pix = extent / size
     ix = np.floor((x + 0.5 * extent) / pix)  # (K,)

@@ -24,6 +24,10 @@ jet axis. Feature sets (the last axis of ``x``):
 ``delta_eta`` and ``delta_phi`` are pseudorapidity and azimuth differences to the jet axis
 (``jets.jet_p4``, or the summed constituents for a jet whose ``jet_p4`` is zero), the ``_rel``
 features divide by the jet's pT and energy. Padded slots are exactly zero in every array.
+With ``orient`` the (Delta eta, Delta phi) plane of each jet is rotated so that the principal axis
+of its pT is vertical and flipped so that most pT lies at positive coordinates (the jet-image
+preprocessing of arXiv:1511.05190, :mod:`colliderlab.features.orientation`): ``delta_eta`` and
+``delta_phi`` (and ``coords``) are then the rotated coordinates; ``p4`` is not rotated.
 
 The ``sequence`` kind orders the kept constituents by decreasing pT, or as the leaves of their
 kt / Cambridge-Aachen / anti-kt clustering tree met by a depth-first walk that always enters the
@@ -38,6 +42,7 @@ from typing import ClassVar
 import numpy as np
 
 from colliderlab import kinematics as kin
+from colliderlab.features.orientation import orient as _orient
 from colliderlab.features.representations import check_finite, register_representation
 from colliderlab.jets import JetBatch, ParticleID
 from colliderlab.physics.substructure import clustering as _cluster
@@ -159,13 +164,14 @@ def resolve_feature_set(features: str, jets: JetBatch) -> str:
     return "kinematic"
 
 
-def particle_arrays(jets: JetBatch, n_particles: int, features: str) -> dict[str, np.ndarray]:
+def particle_arrays(jets: JetBatch, n_particles: int, features: str, orient: bool = False) -> dict[str, np.ndarray]:
     """Particle-cloud arrays of the ``n_particles`` hardest constituents of each jet.
 
     Args:
         jets: the jets (constituents in any slot order).
         n_particles: slots N kept per jet (the hardest constituents; zero-padded).
         features: ``"kinematic"``, ``"pid"`` or ``"full"`` (see the module docstring).
+        orient: rotate and flip each jet's angular coordinates (see the module docstring).
 
     Returns:
         ``x`` (J, N, F) float32, ``mask`` (J, N) bool, ``coords`` (J, N, 2) float32
@@ -181,6 +187,8 @@ def particle_arrays(jets: JetBatch, n_particles: int, features: str) -> dict[str
     pt = kin.pt(q)  # (K,)
     deta = kin.eta(q) - kin.eta(axis)[rows]  # (K,)
     dphi = kin.delta_phi(kin.phi(q), kin.phi(axis)[rows])  # (K,)
+    if orient:
+        deta, dphi = _orient(rows, pt, deta, dphi, len(mask))
     log_pt = np.log(np.maximum(pt, _LOG_FLOOR))
     log_e = np.log(np.maximum(q[:, 0], _LOG_FLOOR))
     n_feat = len(FEATURE_SETS[features])
@@ -288,8 +296,9 @@ class ParticlesConfig:
     """Point cloud of the ``n_particles`` hardest constituents (ParticleNet, ParT, PFN inputs).
 
     Arrays: ``x`` (J, N, F) float32, ``mask`` (J, N) bool, ``coords`` (J, N, 2) float32 raw
-    (Delta eta, Delta phi), ``p4`` (J, N, 4) float32 raw (E, px, py, pz); F = 7 (kinematic),
-    13 (pid) or 15 (full). Feature sets and conventions: see :mod:`colliderlab.features.particles`.
+    (Delta eta, Delta phi; rotated and flipped with ``orient``), ``p4`` (J, N, 4) float32 raw
+    (E, px, py, pz); F = 7 (kinematic), 13 (pid) or 15 (full). Feature sets and conventions:
+    see :mod:`colliderlab.features.particles`.
     """
 
     kind: ClassVar[str] = "particles"
@@ -297,6 +306,7 @@ class ParticlesConfig:
 
     n_particles: int = 128
     features: str = "auto"
+    orient: bool = False
 
     def __post_init__(self) -> None:
         _check_options(self.kind, self.features, self.n_particles)
@@ -308,7 +318,7 @@ class ParticlesConfig:
     def compute(self, jets: JetBatch) -> dict[str, np.ndarray]:
         check_jets(jets, f"{self.kind} representation")
         features = resolve_feature_set(self.features, jets)
-        return particle_arrays(jets, self.n_particles, features)
+        return particle_arrays(jets, self.n_particles, features, self.orient)
 
     def dims(self, arrays: dict[str, np.ndarray]) -> dict[str, int]:
         return {"n_features": int(arrays["x"].shape[-1])}
@@ -337,6 +347,7 @@ class SequenceConfig:
     n_particles: int = 128
     features: str = "auto"
     order: str = "cambridge"
+    orient: bool = False
 
     def __post_init__(self) -> None:
         _check_options(self.kind, self.features, self.n_particles)
@@ -352,7 +363,7 @@ class SequenceConfig:
 
     def compute(self, jets: JetBatch) -> dict[str, np.ndarray]:
         check_jets(jets, f"{self.kind} representation")
-        out = particle_arrays(jets, self.n_particles, resolve_feature_set(self.features, jets))
+        out = particle_arrays(jets, self.n_particles, resolve_feature_set(self.features, jets), self.orient)
         if self.order != "pt":
             order = clustering_order(out["p4"], out["mask"], self.order)  # (J, N)
             out = {
