@@ -37,13 +37,15 @@ def _experiment(model: str):
     return load_experiment(HERE / f"{model}.yaml")
 
 
-def search(model: str, trials: int, out: Path, seeds: int, workers: int) -> dict:
+def search(model: str, trials: int, out: Path, seeds: int, workers: int, variant: str = "") -> dict:
     from colliderlab.cluster import ClusterConfig
     from colliderlab.train.tune import TuneConfig, run_study
     from colliderlab.train.tune_space import load_space
 
-    cfg = TuneConfig(experiment=_experiment(model).to_dict(), space=load_space(str(HERE / f"{model}_space.yaml")).to_dict(),
-                     n_trials=trials, out_dir=str(out / "search"), final_seeds=seeds)
+    suffix = f"_{variant}" if variant else ""
+    space = load_space(str(HERE / f"{model}_space{suffix}.yaml")).to_dict()
+    cfg = TuneConfig(experiment=_experiment(model).to_dict(), space=space, n_trials=trials,
+                     out_dir=str(out / f"search{suffix.replace('_', '-')}"), final_seeds=seeds)
     return run_study(cfg, ClusterConfig(workers=workers, dashboard=False))
 
 
@@ -51,9 +53,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="efn,lstm,cnn")
     p.add_argument("--trials", default="24,16,12", help="trials per model (one number, or one per model)")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=3, help="retrainings of the best setting")
+    p.add_argument("--lite-seeds", type=int, default=3, help="trainings of the lite setting (for its AUC and time)")
     p.add_argument("--workers", type=int, default=1, help="parallel trials (Dask workers); 1: in this process")
     p.add_argument("--out", default="runs/tune-lite")
+    p.add_argument("--variant", default="", help="a second space: benchmarks/tune/<model>_space_<variant>.yaml, "
+                   "searched in OUT/<model>/search-<variant>")
     a = p.parse_args()
     models = a.models.split(",")
     trials = [int(t) for t in a.trials.split(",")]
@@ -63,17 +68,17 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for model, n in zip(models, trials, strict=True):
         out = Path(a.out) / model
-        lite = lite_reference(model, out, a.seeds)
-        s = search(model, n, out, a.seeds, a.workers)
+        lite = lite_reference(model, out, a.lite_seeds)
+        s = search(model, n, out, a.seeds, a.workers, a.variant)
         tuned_t = np.mean([f["train_seconds"] for f in s["final"]])
         st = s["states"]
         row = (f"| {model} | {s['n_trials']} ({st.get('COMPLETE', 0)}/{st.get('PRUNED', 0)}) | "
                f"{s['search_cpu_minutes']:.1f} | {s['best_val_auc']:.4f} | "
                f"{s['test_auc_mean']:.4f} ± {s['test_auc_std']:.4f} | "
-               f"{np.mean(lite['auc']):.4f} ± {np.std(lite['auc'], ddof=1):.4f} | "
+               f"{np.mean(lite['auc']):.4f} ± {np.std(lite['auc'], ddof=min(1, len(lite['auc']) - 1)):.4f} | "
                f"{tuned_t:.0f} / {np.mean(lite['train_seconds']):.0f} | {s['best_params']} |")
         print(row, flush=True)
-        (out / "row.md").write_text(row + "\n")
+        (out / f"row{'-' + a.variant if a.variant else ''}.md").write_text(row + "\n")
         (out / "lite.json").write_text(json.dumps(lite))
 
 

@@ -250,7 +250,7 @@ def test_small_cnn_converts_and_agrees(tmp_path):
 
     torch.manual_seed(1)
     cnn = create_model("cnn", "lite", in_channels=2, image_size=8, n_classes=2, channels=(4, 4),
-                       pool_after=(1,), kernel_size=3, dense=(8,)).eval()
+                       pool_after=(1,), kernel_size=3, dense=(8,), batch_norm=False).eval()
     with torch.no_grad():  # O(1) logits (at the default init they are ~0.03, below the LSB noise)
         for p in cnn.parameters():
             p.mul_(3.0)
@@ -268,6 +268,35 @@ def test_small_cnn_converts_and_agrees(tmp_path):
     est = hls.resource_estimate(cnn, (2, 8, 8))
     conv = [r for r in est["layers"] if r["class"] == "Conv2d"]
     assert [r["mults"] for r in conv] == [64 * 2 * 9 * 4, 64 * 4 * 9 * 4]
+
+
+@needs_hls4ml
+def test_small_cnn_with_batch_norm_converts_and_agrees(tmp_path):
+    """The lite CNN has batch norm (issue #20): running statistics away from their defaults fold
+    into the firmware model and its emulation follows PyTorch's eval-mode outputs."""
+    import torch
+
+    from colliderlab.models.registry import create_model
+
+    torch.manual_seed(1)
+    cnn = create_model("cnn", "lite", in_channels=2, image_size=8, n_classes=2, channels=(4, 4),
+                       pool_after=(1,), kernel_size=3, dense=(8,))
+    assert cnn.config.batch_norm
+    x = np.random.default_rng(0).normal(size=(200, 2, 8, 8)).astype(np.float32)
+    cnn.train()
+    with torch.no_grad():
+        for _ in range(20):  # running means and variances of these inputs
+            cnn(torch.from_numpy(x))
+        cnn.eval()
+        for p in cnn.parameters():  # O(1) logits; the norms' scales stay as trained
+            if p.dim() in (2, 4):
+                p.mul_(2.0)
+        logits = cnn(torch.from_numpy(x)).numpy()
+    handle = hls.convert(cnn, (2, 8, 8), hls.HLSConfig(output_dir=str(tmp_path / "cnn")))
+    assert "BatchNormalization" in {r["class"] for r in handle.layers}
+    emulated = hls.emulate(handle, x)
+    assert np.abs(emulated - logits).max() < 0.08 * np.abs(logits).max()
+    assert np.corrcoef(emulated.ravel(), logits.ravel())[0, 1] > 0.99
 
 
 @needs_hls4ml
