@@ -3,6 +3,8 @@ parallel trials on a local Dask cluster with a journal file."""
 
 from __future__ import annotations
 
+import json
+
 import os
 import signal
 import subprocess
@@ -126,7 +128,9 @@ def test_three_trial_study_resumes_after_a_kill(toptag_file, tmp_path):
             running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
             if done and running:
                 rd = running[0].user_attrs.get("run_dir")
-                if rd and (Path(rd) / "checkpoint_last.json").exists():  # at least one epoch in
+                last = Path(rd) / "checkpoint_last.json" if rd else None
+                # at least one epoch in, and far from its end: the kill must land while it runs
+                if last is not None and last.exists() and json.loads(last.read_text())["epoch"] < 20:
                     killed = running[0].number
                     os.killpg(proc.pid, signal.SIGKILL)
                     break
