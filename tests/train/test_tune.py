@@ -4,7 +4,6 @@ parallel trials on a local Dask cluster with a journal file."""
 from __future__ import annotations
 
 import json
-
 import os
 import signal
 import subprocess
