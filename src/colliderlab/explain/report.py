@@ -22,6 +22,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -61,8 +62,6 @@ def _data(run: Any, path: str | os.PathLike, n: int) -> tuple[Any, dict[str, np.
         raise ValueError(f"{path} holds no jets")
     rep = run.representation
     arrays = run.standardizer.apply(rep.compute(jets))
-    from types import SimpleNamespace
-
     labels = run.map_labels(SimpleNamespace(class_names=jets.label_names, labels=jets.label))  # the run's order
     return jets, arrays, jets.label if labels is None else labels
 

@@ -161,9 +161,10 @@ def _file_id(path: Path) -> str | None:
 
 def _consistent_pair(weights: Path, info: Path) -> tuple[Path, Path] | None:
     """The newest (current or previous) weights and metadata files of one save, if any."""
+    ids = {p: _file_id(p) for p in (weights, _previous(weights), info, _previous(info)) if p.exists()}
     for w in (weights, _previous(weights)):
         for i in (info, _previous(info)):
-            if w.exists() and i.exists() and _file_id(w) is not None and _file_id(w) == _file_id(i):
+            if ids.get(w) is not None and ids.get(w) == ids.get(i):
                 return w, i
     return None
 
@@ -248,14 +249,14 @@ def load_checkpoint(stem: str | os.PathLike, device: Any = "cpu") -> tuple[dict[
     if not checkpoint_exists(stem):
         raise FileNotFoundError(f"no checkpoint {weights.name} / {info.name} in {stem.parent}")
     missing = [p.name for p in (weights, info) if not p.exists()]
-    if missing and _consistent_pair(weights, info) is None:
-        raise CheckpointError(f"checkpoint {stem} is incomplete: {', '.join(missing)} is missing")
     if not missing:
         state, meta, cid = _read_pair(weights, info, device)
         if cid == meta.get("checkpoint_id"):
             return state, meta
-    pair = _consistent_pair(weights, info)
-    if pair is None or pair == (weights, info):
+    pair = _consistent_pair(weights, info)  # the current pair is torn: a complete previous save?
+    if pair is None and missing:
+        raise CheckpointError(f"checkpoint {stem} is incomplete: {', '.join(missing)} is missing")
+    if pair is None:
         raise CheckpointError(
             f"{weights.name} and {info.name} in {stem.parent} come from different saves (a run killed while "
             "writing them?); use the other checkpoint or retrain"
