@@ -1,0 +1,1 @@
+"""GNN track finding (Exa.TrkX, arXiv:2103.06995) and its classical baseline."""
