@@ -32,6 +32,10 @@
     colliderlab tune EXP.yaml --space SPACE.yaml --trials N [--out DIR] [--storage URL] [--workers W]
                      [--scheduler ADDR] [--final-seeds 3]   # Optuna search on validation AUC
     colliderlab explain RUN_DIR --data FILE [--n-jets 1000] [--out DIR]   # SHAP, IG, attention, filters
+    colliderlab tracking simulate --out DIR [--events N] [--mu 200] [--process ttbar] [--card trackml-like]
+    colliderlab tracking train --data DIR --out RUN [--epochs 12] [--val-events 10]   # Exa.TrkX-style GNN
+    colliderlab tracking reconstruct --data DIR --out DIR [--method gnn --run RUN | --method baseline]
+    colliderlab tracking evaluate --data DIR [--method gnn --run RUN | --method baseline] [--out F.json]
 """
 
 from __future__ import annotations
@@ -41,14 +45,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from colliderlab.cli import anomaly, calo, explain, jets, runs, stats, tune, uncertainty
+from colliderlab.cli import anomaly, calo, explain, jets, runs, stats, tracking, tune, uncertainty
 from colliderlab.cluster import ClusterError
 
 __all__ = ["main", "build_parser"]
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     **jets.COMMANDS, **runs.COMMANDS, **calo.COMMANDS, **anomaly.COMMANDS, **stats.COMMANDS,
-    **uncertainty.COMMANDS, **tune.COMMANDS, **explain.COMMANDS,
+    **uncertainty.COMMANDS, **tune.COMMANDS, **explain.COMMANDS, **tracking.COMMANDS,
 }
 
 
@@ -61,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         runs.add_train, runs.add_evaluate, runs.add_predict, runs.add_convert_run,
         calo.add_calo, anomaly.add_anomaly, runs.add_export, runs.add_benchmark, stats.add_stats,
         uncertainty.add_calibrate, uncertainty.add_uncertainty, tune.add_tune, explain.add_explain,
+        tracking.add_tracking,
     ):
         add(sub)
     return parser
