@@ -20,7 +20,14 @@ from colliderlab.data.trackml import (
 from colliderlab.nn.interaction import InteractionNetwork, InteractionNetworkConfig
 from colliderlab.tracking.build import BuildConfig, build_tracks
 from colliderlab.tracking.features import FeatureConfig
-from colliderlab.tracking.gnn import GraphBuilder, PipelineConfig, TrainConfig, _fit, prepare_graph, scores
+from colliderlab.tracking.gnn import (
+    GraphBuilder,
+    PipelineConfig,
+    TrainConfig,
+    _fit,
+    prepare_graph,
+    scores,
+)
 from colliderlab.tracking.graph import (
     GraphConfig,
     _window_pairs,
