@@ -18,7 +18,7 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml,export,stats,tune,explain,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[gen,io,ml,export,stats,tune,explain,tracking,dev]'
 	touch $@ $(RUN_STAMP)
 
 # conifer's C++ emulation of BDTs needs nlohmann/json (Debian: nlohmann-json3-dev). Installed

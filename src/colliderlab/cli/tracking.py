@@ -37,6 +37,8 @@ def add_tracking(sub: Any) -> None:
     q.add_argument("--no-cells", action="store_true", help="node features without the cluster shape")
     q.add_argument("--hidden", type=int, default=64)
     q.add_argument("--iterations", type=int, default=6, help="message-passing rounds")
+    q.add_argument("--graph", default="cuts", choices=("cuts", "module_map", "metric"),
+                   help="graph construction: learned layer-pair cuts, a module map, or metric learning")
     q.add_argument("--pt-min", type=float, default=0.9, help="particles whose segments set the graph cuts (GeV)")
     q.add_argument("--threads", type=int, default=2)
     q.add_argument("--seed", type=int, default=0)
@@ -82,7 +84,7 @@ def _train(args: argparse.Namespace) -> int:
     if len(events) <= args.val_events:
         raise ValueError(f"{args.data} has {len(events)} events: not enough for {args.val_events} validation events")
     config = PipelineConfig.for_features(
-        FeatureConfig(cells=not args.no_cells), graph=GraphConfig(pt_min=args.pt_min),
+        FeatureConfig(cells=not args.no_cells), graph=GraphConfig(method=args.graph, pt_min=args.pt_min),
         gnn=InteractionNetworkConfig(hidden=args.hidden, n_iterations=args.iterations),
         train=TrainConfig(epochs=args.epochs, filter_epochs=args.filter_epochs, use_filter=not args.no_filter,
                           seed=args.seed, threads=args.threads),

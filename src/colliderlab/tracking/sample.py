@@ -24,7 +24,12 @@ from colliderlab.data.trackml import (
     write_event,
 )
 from colliderlab.physics.generator import chunk_seed
-from colliderlab.physics.tracker import Tracker, event_particles, load_tracker_card
+from colliderlab.physics.tracker import (
+    TRACKER_PROCESSES,
+    Tracker,
+    event_particles,
+    load_tracker_card,
+)
 from colliderlab.progress import progress
 
 __all__ = ["SampleConfig", "simulated_event", "simulate_sample", "read_sample_config"]
@@ -74,6 +79,11 @@ def simulate_sample(directory: str | os.PathLike, config: SampleConfig,
     A killed job leaves whole files only (each written then renamed); running it again makes
     the events that are missing.
     """
+    if config.process not in TRACKER_PROCESSES:
+        raise ValueError(f"unknown tracker process {config.process!r}; choose one of {', '.join(TRACKER_PROCESSES)}")
+    if config.n_events < 1 or config.pileup_mu < 0:
+        raise ValueError(f"need n_events >= 1 and pileup_mu >= 0, got {config.n_events} and {config.pileup_mu}")
+    tracker = _tracker(config.card)  # a bad card fails here, before anything is written
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     recorded = out / "sample.json"
@@ -82,7 +92,7 @@ def simulate_sample(directory: str | os.PathLike, config: SampleConfig,
         if dataclasses.replace(old, n_events=config.n_events) != config:
             raise ValueError(f"{out} holds a sample made with {old}; not adding events made with {config}")
     write_json(recorded, dataclasses.asdict(config))
-    write_detectors(_tracker(config.card).detectors(), out / "detectors.csv")
+    write_detectors(tracker.detectors(), out / "detectors.csv")
     have = set(list_events(out))
     todo = [i for i in range(config.n_events) if config.first_event + i not in have]
     with task_runner(cluster) as runner:
