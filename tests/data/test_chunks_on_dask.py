@@ -77,3 +77,18 @@ def test_cli_scheduler_option_runs_calo_simulate_on_the_cluster(scheduler, tmp_p
     ref = simulate_to_file(tmp_path / "ref.h5", "cms", ["e-"], 12, seed=3, progress=False)
     with h5py.File(out) as a, h5py.File(ref) as b:
         np.testing.assert_array_equal(a["showers"][:], b["showers"][:])
+
+
+def test_tracking_sample_on_the_cluster_matches_this_process(scheduler, tmp_path):
+    """Tracker events made by the cluster's workers are the ones made here, file for file."""
+    pytest.importorskip("pythia8mc")
+    from colliderlab.data.trackml import read_event
+    from colliderlab.tracking.sample import SampleConfig, simulate_sample
+
+    config = SampleConfig(n_events=3, seed=8, pileup_mu=2.0)
+    ids = simulate_sample(tmp_path / "dask", config, ClusterConfig(scheduler=scheduler))
+    assert simulate_sample(tmp_path / "here", config) == ids
+    for event_id in ids:
+        a, b = read_event(tmp_path / "dask", event_id), read_event(tmp_path / "here", event_id)
+        for part in ("hits", "cells", "particles", "truth"):
+            assert getattr(a, part).equals(getattr(b, part)), (event_id, part)

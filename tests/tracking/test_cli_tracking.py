@@ -41,6 +41,11 @@ def test_simulate_train_reconstruct_evaluate(tmp_path, capsys):
     summary = json.loads(summary_file.read_text())
     assert summary["n_events"] == 2 and 0 <= summary["efficiency"] <= 1 and len(summary["events"]) == 2
     assert set(summary["seconds_per_event"]) == {"graph", "filter", "gnn", "build", "total"}
+    capsys.readouterr()
+    assert main(["tracking", "evaluate", "--data", str(data), "--method", "baseline", "--max-events", "2",
+                 "--out", str(summary_file)]) == 0
+    baseline = json.loads(summary_file.read_text())
+    assert baseline["method"] == "baseline" and baseline["efficiency"] > 0.9 and baseline["fake_rate"] < 0.05
 
 
 def test_bad_requests_are_refused(tmp_path, capsys):

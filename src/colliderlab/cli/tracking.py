@@ -112,9 +112,11 @@ def _reconstructor(args: argparse.Namespace):
     from colliderlab.tracking.baseline import BaselineConfig, find_tracks
     from colliderlab.tracking.layers import layers_from_detectors
 
-    layers = layers_from_detectors(sample_detectors(args.data, args.detectors))
+    detectors = sample_detectors(args.data, args.detectors)
+    layers = layers_from_detectors(detectors)
     b_field = args.b_field or _sample_field(args.data)
-    return timed(lambda event: find_tracks(event.hits, layers, b_field, BaselineConfig()), "baseline")
+    config = BaselineConfig()
+    return timed(lambda event: find_tracks(event.hits, layers, b_field, config, detectors=detectors), "baseline")
 
 
 def _sample_field(directory: str) -> float:
