@@ -49,7 +49,7 @@ def main() -> None:
     p.add_argument("--train-mu", type=float, default=0.0)
     p.add_argument("--test-events", type=int, default=20, help="test events without pileup")
     p.add_argument("--pileup", default="0,50,200", help="pileup values of the test samples")
-    p.add_argument("--pileup-events", default="5,3", help="test events at each non-zero pileup")
+    p.add_argument("--pileup-events", default="5,3", help="test events at each non-zero pileup, in order")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--filter-epochs", type=int, default=4)
     p.add_argument("--graph", default="cuts", choices=("cuts", "module_map", "metric"))
@@ -66,9 +66,9 @@ def main() -> None:
         _run(["tracking", "train", "--data", str(train), "--out", str(run), "--epochs", str(a.epochs),
               "--filter-epochs", str(a.filter_epochs), "--threads", str(a.threads), "--val-events",
               str(max(5, a.train_events // 10))] + (["--graph", a.graph] if a.graph != "cuts" else []))
-    counts = [int(c) for c in a.pileup_events.split(",")]
-    for i, mu in enumerate(float(m) for m in a.pileup.split(",")):
-        n = a.test_events if mu == 0 else counts[min(i - 1, len(counts) - 1)] if i else counts[0]
+    counts = iter([int(c) for c in a.pileup_events.split(",")])  # one per non-zero pileup, in order
+    for mu in (float(m) for m in a.pileup.split(",")):
+        n = a.test_events if mu == 0 else next(counts)
         test = _sample(work, f"test-mu{mu:g}", n, mu, 77, a.workers)
         for method in a.methods.split(","):
             out = work / f"eval-{method}{'-' + run.name if method == 'gnn' else ''}-mu{mu:g}.json"

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from colliderlab.physics.tracker.helix import C_LIGHT, highland_theta0
 from colliderlab.tracking.layers import Layers
 
 if TYPE_CHECKING:
@@ -49,7 +50,6 @@ __all__ = [
     "hit_residuals",
 ]
 
-C_LIGHT = 0.299792458  # GeV per (tesla metre) per unit charge
 
 
 @dataclass(frozen=True)
@@ -278,8 +278,7 @@ def highland_angle(pt: np.ndarray, cot_theta: np.ndarray, x0: float) -> np.ndarr
     ``cot_theta`` through a barrel layer (Highland; PDG Review "Passage of particles through
     matter", eq. 34.15)."""
     slant = np.sqrt(1 + cot_theta * cot_theta)
-    x = x0 * slant
-    return 0.0136 / (pt * slant) * np.sqrt(x) * (1 + 0.038 * np.log(x))
+    return highland_theta0(pt * slant, np.ones_like(pt), np.ones_like(pt), x0 * slant)
 
 
 @dataclass
