@@ -222,3 +222,24 @@ def test_metric_learning_graph_trains_and_reloads(ttbar_sample, geometry, tmp_pa
     assert (lay[graph.edges[0]] != lay[graph.edges[1]]).all()
     loaded = TrackingRun.load(tmp_path / "metric")
     pd.testing.assert_frame_equal(run.reconstruct(events[5])[0], loaded.reconstruct(events[5])[0])
+
+
+def test_module_map_keeps_only_module_pairs_seen_in_training(ttbar_sample, cuts):
+    _, _, events = ttbar_sample
+    layers, _ = cuts
+    train = [(e.hits, e.truth, e.particles) for e in events[:4]]
+    plain = learn_cuts(train, layers, GraphConfig())
+    mapped = learn_cuts(train, layers, GraphConfig(method="module_map"))
+    assert plain.module_pairs is None and len(mapped.module_pairs) > 100
+    assert (np.diff(mapped.module_pairs) > 0).all()  # sorted, unique keys
+    event = events[0]  # a training event: every pT > 0.9 GeV segment's module pair is in the map
+    e_plain, e_map = build_edges(event.hits, layers, plain), build_edges(event.hits, layers, mapped)
+    got_plain = set(zip(e_plain[0].tolist(), e_plain[1].tolist(), strict=True))
+    got_map = set(zip(e_map[0].tolist(), e_map[1].tolist(), strict=True))
+    assert got_map <= got_plain and len(got_map) < len(got_plain)
+    a, b, _ = truth_segments(event.hits, event.truth, event.particles, pt_min=0.9)
+    lay = layers.index_of(event.hits.volume_id.to_numpy(), event.hits.layer_id.to_numpy())
+    wanted = {(int(x), int(y)) for x, y in zip(a, b, strict=True) if lay[x] != lay[y]}
+    assert len(wanted & got_map) == len(wanted & got_plain)
+    with pytest.raises(ValueError, match="module_map"):
+        GraphConfig(method="grid")

@@ -39,6 +39,7 @@ def add_tracking(sub: Any) -> None:
     q.add_argument("--iterations", type=int, default=6, help="message-passing rounds")
     q.add_argument("--graph", default="cuts", choices=("cuts", "module_map", "metric"),
                    help="graph construction: learned layer-pair cuts, a module map, or metric learning")
+    q.add_argument("--embedding-epochs", type=int, default=10, help="epochs of the metric-learning embedding")
     q.add_argument("--pt-min", type=float, default=0.9, help="particles whose segments set the graph cuts (GeV)")
     q.add_argument("--threads", type=int, default=2)
     q.add_argument("--seed", type=int, default=0)
@@ -74,6 +75,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from colliderlab.nn.interaction import InteractionNetworkConfig
+    from colliderlab.tracking.embedding import EmbeddingConfig
     from colliderlab.tracking.evaluate import sample_detectors, sample_events
     from colliderlab.tracking.features import FeatureConfig
     from colliderlab.tracking.gnn import PipelineConfig, TrainConfig
@@ -86,6 +88,7 @@ def _train(args: argparse.Namespace) -> int:
     config = PipelineConfig.for_features(
         FeatureConfig(cells=not args.no_cells), graph=GraphConfig(method=args.graph, pt_min=args.pt_min),
         gnn=InteractionNetworkConfig(hidden=args.hidden, n_iterations=args.iterations),
+        embedding=EmbeddingConfig(epochs=args.embedding_epochs),
         train=TrainConfig(epochs=args.epochs, filter_epochs=args.filter_epochs, use_filter=not args.no_filter,
                           seed=args.seed, threads=args.threads),
     )

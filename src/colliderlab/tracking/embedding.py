@@ -38,7 +38,7 @@ class EmbeddingConfig:
     dim: int = 8
     hidden: tuple[int, ...] = (128, 128, 128)
     k: int = 24
-    radius: float = 0.5
+    radius: float = 1.0
     margin: float = 1.0
     epochs: int = 10
     lr: float = 2e-3

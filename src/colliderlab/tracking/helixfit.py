@@ -23,15 +23,12 @@ d0 > 0 when the beam line lies to the left of the direction of motion at the PCA
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from colliderlab.physics.tracker.helix import C_LIGHT, highland_theta0
 from colliderlab.tracking.layers import Layers
-
-if TYPE_CHECKING:
-    from colliderlab.tracking.baseline import BaselineConfig
 
 __all__ = [
     "C_LIGHT",
@@ -358,7 +355,7 @@ def _next_layer(c: Candidates, rows: np.ndarray, layers: Layers, succ: np.ndarra
     return np.where(np.isfinite(s_next), cand[np.arange(len(rows)), k], -1), s_next
 
 
-def _errors(f: HelixFit, ds, sig_u, sig_c, barrel, config: BaselineConfig):
+def _errors(f: HelixFit, ds, sig_u, sig_c, barrel, config: Any):
     """Errors (mm) of the predicted position across and along z (barrel) or r (disk), ``ds`` (mm)
     of arc after the last hit: measurement, floor, multiple scattering since the last hit."""
     slope = np.sqrt(1 + f.cot_theta**2)
@@ -436,7 +433,7 @@ def follow_tracks(
     layers: Layers,
     seeds: np.ndarray,
     succ: np.ndarray,
-    config: BaselineConfig,
+    config: Any,  # the baseline's BaselineConfig (not imported: baseline imports this module)
     b_field: float,
     use: np.ndarray,
 ) -> Candidates:
