@@ -245,10 +245,11 @@ def train_models(train: list[TrackMLEvent], val: list[TrackMLEvent], layers: Lay
     if config.train.use_filter:
         filt = EdgeFilter(config.filter)
         history += _fit(filt, graphs, vgraphs, std, config.train.filter_epochs, config.train.filter_lr, "filter")
-        true_scores = np.concatenate([scores(filt, g, std)[g.y] for g in vgraphs])
+        vscores = [scores(filt, g, std) for g in vgraphs]  # scored once, used for the cut and the subset
+        true_scores = np.concatenate([s[g.y] for s, g in zip(vscores, vgraphs, strict=True)])
         filter_cut = float(np.quantile(true_scores, 1 - config.train.filter_efficiency)) if len(true_scores) else 0.0
         graphs = [g.subset(scores(filt, g, std) >= filter_cut) for g in graphs]
-        vgraphs = [g.subset(scores(filt, g, std) >= filter_cut) for g in vgraphs]
+        vgraphs = [g.subset(s >= filter_cut) for s, g in zip(vscores, vgraphs, strict=True)]
         kept = sum(g.edges.shape[1] for g in vgraphs)
         write_line(f"filter: cut {filter_cut:.4f} keeps {config.train.filter_efficiency:.3f} of true validation edges "
                    f"and {kept} edges")
